@@ -1,0 +1,13 @@
+"""Errors a user can act on: each message names the bad input and the fix."""
+
+
+class StyleGanHubError(Exception):
+    """Base class for every error stylegan-hub raises on purpose."""
+
+
+class ImageLoadError(StyleGanHubError, ValueError):
+    """An input image is missing, unreadable, corrupt, empty or too large."""
+
+
+class ModelLoadError(StyleGanHubError, ValueError):
+    """A model name, directory, config or weights file cannot be used."""
