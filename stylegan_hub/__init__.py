@@ -1,0 +1,16 @@
+"""stylegan-hub: learn an image style from a few pictures and apply it in real time."""
+
+__version__ = "0.1.0"
+
+from .errors import ImageLoadError, ModelLoadError, StyleGanHubError  # noqa: E402
+from .models import StyleDiscriminator, StyleGenerator, builtin_styles  # noqa: E402
+
+__all__ = [
+    "ImageLoadError",
+    "ModelLoadError",
+    "StyleDiscriminator",
+    "StyleGanHubError",
+    "StyleGenerator",
+    "__version__",
+    "builtin_styles",
+]

@@ -1,0 +1,159 @@
+"""The `stylegan-hub` command: stylize photos, fine-tune a style, inspect models, list styles."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from .errors import StyleGanHubError
+
+PROG = "stylegan-hub"
+
+
+def default_device() -> str:
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "mps" if torch.backends.mps.is_available() else "cpu"
+
+
+def cmd_stylize(args: argparse.Namespace) -> int:
+    import torch
+    from tqdm.auto import tqdm
+
+    from .images import expand_image_paths, save_image
+    from .models import StyleGenerator
+
+    if args.output is None and args.output_dir is None:
+        raise StyleGanHubError("say where results go: --output-dir DIR (one PNG per input) or -o FILE (one input)")
+    inputs = expand_image_paths(args.inputs)
+    if args.output is not None and len(inputs) != 1:
+        raise StyleGanHubError(f"-o FILE takes exactly one input, got {len(inputs)}; use --output-dir for several")
+    targets = [Path(args.output)] if args.output else [Path(args.output_dir) / f"{path.stem}.png" for path in inputs]
+    clashes = sorted({t.name for t in targets if targets.count(t) > 1})
+    if clashes:
+        raise StyleGanHubError(f"several inputs would be written to the same file ({', '.join(clashes)}); stylize them into separate folders")
+    generator = StyleGenerator.from_pretrained(args.model, map_location=torch.device(args.device or default_device()))
+    failures = 0
+    for path, target in tqdm(list(zip(inputs, targets)), desc="stylize", unit="image", disable=len(inputs) < 2):
+        try:
+            result = generator.stylize(path, strength=args.strength, preserve_color=args.preserve_color, max_side=args.max_side, tile=args.tile)
+            save_image(result, target)
+        except StyleGanHubError as error:
+            failures += 1
+            print(f"{PROG}: error: {error}", file=sys.stderr)
+    if len(inputs) > 1 or failures:
+        print(f"{len(inputs) - failures} of {len(inputs)} image(s) written to {args.output or args.output_dir}", file=sys.stderr)
+    return 1 if failures else 0
+
+
+def cmd_finetune(args: argparse.Namespace) -> int:
+    from .training.finetune import main
+
+    output_dir = main(args)
+    print(f"style saved to {output_dir}; try: {PROG} stylize --model {output_dir} --output-dir stylized photo.jpg")
+    return 0
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    from .models import StyleGenerator, resolve_model_dir
+    from .models.hub import DISCRIMINATOR_SUBFOLDER
+    from .training.card import TRAINING_RECORD
+
+    directory = resolve_model_dir(args.model)
+    generator = StyleGenerator.from_directory(directory)
+    print(f"model:          {args.model}")
+    print(f"directory:      {directory}")
+    print(f"config:         {json.dumps(generator._hub_mixin_config, sort_keys=True)}")
+    print(f"parameters:     {generator.num_parameters():,}")
+    print(f"GFLOP 512x512:  {generator.gflops(512, 512):.1f}")
+    print(f"discriminator:  {'yes (can be fine-tuned further)' if (directory / DISCRIMINATOR_SUBFOLDER).is_dir() else 'no'}")
+    record_path = directory / TRAINING_RECORD
+    if record_path.is_file():
+        record = json.loads(record_path.read_text())
+        print(f"trained:        {record.get('task')} for {record.get('steps')} steps in {record.get('train_seconds')} s" + (f" from {record['base']}" if record.get("base") else ""))
+        print(f"command:        {record.get('command')}")
+    else:
+        print("trained:        no training record")
+    return 0
+
+
+def cached_styles() -> list[str]:
+    """Hub repos in the local cache whose files are a stylegan-hub generator."""
+    from huggingface_hub import scan_cache_dir
+    from huggingface_hub.errors import CacheNotFound
+
+    try:
+        cache = scan_cache_dir()
+    except CacheNotFound:
+        return []
+    found = set()
+    for repo in cache.repos:
+        if repo.repo_type != "model":
+            continue
+        for revision in repo.revisions:
+            config = revision.snapshot_path / "config.json"
+            try:
+                if json.loads(config.read_text()).get("_class_name") == "StyleGenerator":
+                    found.add(repo.repo_id)
+            except (OSError, ValueError, AttributeError):
+                continue
+    return sorted(found)
+
+
+def cmd_styles(args: argparse.Namespace) -> int:
+    from .models import builtin_styles
+
+    for name in [*builtin_styles(), *cached_styles()]:
+        print(name)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from . import __version__
+    from .training.finetune import build_parser as finetune_parser
+
+    parser = argparse.ArgumentParser(prog=PROG, description="GAN style transfer: apply built-in or Hub styles, or learn your own from a few images.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    stylize = commands.add_parser("stylize", help="stylize images with a style model")
+    stylize.add_argument("inputs", nargs="+", metavar="INPUT", help="image files, folders or globs")
+    stylize.add_argument("--model", required=True, help="built-in style (see `stylegan-hub styles`), model folder or Hub repo id")
+    where = stylize.add_mutually_exclusive_group()
+    where.add_argument("--output-dir", help="write DIR/<input-stem>.png for each input")
+    where.add_argument("-o", "--output", help="output file for a single input (format from the suffix)")
+    stylize.add_argument("--strength", type=float, default=1.0, help="0 = the photo, 1 = full style (default: %(default)s)")
+    stylize.add_argument("--preserve-color", action="store_true", help="keep the photo's colours, take the style's texture and tone")
+    stylize.add_argument("--max-side", type=int, default=None, help="downscale inputs whose longer side exceeds this")
+    stylize.add_argument("--tile", type=int, default=None, help="tile size in pixels for large images (default: automatic; 0: never)")
+    stylize.add_argument("--device", default=None, help="cpu, cuda, cuda:1, mps... (default: the best available)")
+    stylize.set_defaults(run=cmd_stylize)
+
+    finetune = commands.add_parser("finetune", help="learn a style from a few images", parents=[finetune_parser(add_help=False)], add_help=True, description="Learn a personal style from a few images.")
+    finetune.set_defaults(run=cmd_finetune)
+
+    info = commands.add_parser("info", help="show a model's config, size and how it was trained")
+    info.add_argument("model", metavar="MODEL", help="built-in name, model folder or Hub repo id")
+    info.set_defaults(run=cmd_info)
+
+    styles = commands.add_parser("styles", help="list styles: built-in first, then those in the local Hub cache")
+    styles.set_defaults(run=cmd_styles)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except (StyleGanHubError, FloatingPointError) as error:
+        print(f"{PROG}: error: {error}", file=sys.stderr)
+        return 1
+    except ValueError as error:  # invalid option values found by the library (strength, tile, resume...)
+        print(f"{PROG}: error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

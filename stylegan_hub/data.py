@@ -1,0 +1,140 @@
+"""Training images: the sample photos that scikit-image and scikit-learn ship, image folders, Hugging Face datasets,
+and random crops of them.
+
+Everything here works offline: the default content photos come inside PyPI packages, so a fine-tune needs nothing
+but the user's style images.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+from .images import expand_image_paths, load_image
+
+# Fixed split of the colour (and two greyscale) photos shipped by scikit-image / scikit-learn.
+TRAIN_PHOTOS = ("astronaut", "coffee", "rocket", "china", "hubble_deep_field", "immunohistochemistry", "camera", "moon")
+HELDOUT_PHOTOS = ("chelsea", "flower")
+
+
+def sample_photo(name: str) -> Image.Image:
+    """One of the photos bundled with scikit-image (`skimage.data.<name>`) or scikit-learn ("china", "flower")."""
+    if name in ("china", "flower"):
+        from sklearn.datasets import load_sample_image
+
+        return Image.fromarray(load_sample_image(f"{name}.jpg")).convert("RGB")
+    import skimage.data
+
+    if not hasattr(skimage.data, name):
+        raise ValueError(f"unknown sample photo {name!r}; choose from {TRAIN_PHOTOS + HELDOUT_PHOTOS}")
+    return Image.fromarray(getattr(skimage.data, name)()).convert("RGB")
+
+
+def sample_photos(split: str = "train") -> list[Image.Image]:
+    """The bundled photos of one split: "train" (content for training) or "heldout" (samples and evaluation)."""
+    names = {"train": TRAIN_PHOTOS, "heldout": HELDOUT_PHOTOS}.get(split)
+    if names is None:
+        raise ValueError(f"split must be 'train' or 'heldout', got {split!r}")
+    return [sample_photo(name) for name in names]
+
+
+class ImageFolder(Sequence):
+    """Images of a folder (or files/globs), decoded lazily and kept as RGB PIL images."""
+
+    def __init__(self, inputs: str | os.PathLike | Sequence[str | os.PathLike]):
+        inputs = [inputs] if isinstance(inputs, (str, os.PathLike)) else list(inputs)
+        self.paths = expand_image_paths(inputs)
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, index: int) -> Image.Image:
+        return load_image(self.paths[index]).convert("RGB")
+
+
+class DatasetImages(Sequence):
+    """The image column of a Hugging Face `datasets` dataset, as RGB PIL images."""
+
+    def __init__(self, dataset, column: str | None = None):
+        from datasets import Image as ImageFeature
+
+        if column is None:
+            columns = [name for name, feature in dataset.features.items() if isinstance(feature, ImageFeature)]
+            if not columns:
+                raise ValueError(f"dataset has no image column (columns: {list(dataset.features)}); pass --image-column")
+            column = columns[0]
+        elif column not in dataset.features:
+            raise ValueError(f"dataset has no column {column!r} (columns: {list(dataset.features)})")
+        self.dataset, self.column = dataset, column
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, index: int) -> Image.Image:
+        return load_image(self.dataset[int(index)][self.column]).convert("RGB")
+
+
+def load_hf_dataset(name: str, *, data_dir: str | None = None, split: str = "train", column: str | None = None) -> DatasetImages:
+    """A dataset from the Hub (`org/name`) or a builder such as `imagefolder` with `data_dir`."""
+    from datasets import load_dataset
+
+    return DatasetImages(load_dataset(name, data_dir=data_dir, split=split), column)
+
+
+class RandomCrops:
+    """Random square crops of a set of images, rescaled to `resolution`, flipped at random.
+
+    Crops cover between `min_scale` and all of the image's shorter side, so the network sees textures at several
+    scales. Images are decoded once and kept downscaled to `max_side` (a bounded cache for large datasets).
+    Randomness uses torch's global generator, which Accelerate checkpoints, so a resumed run draws the same crops.
+    """
+
+    def __init__(
+        self,
+        images: Sequence[Image.Image],
+        resolution: int,
+        *,
+        min_scale: float = 0.5,
+        max_side: int = 768,
+        cache_size: int = 512,
+    ):
+        if len(images) == 0:
+            raise ValueError("no training images")
+        if resolution < 8:
+            raise ValueError(f"resolution must be at least 8 pixels, got {resolution}")
+        self.images, self.resolution, self.min_scale, self.max_side = images, resolution, min_scale, max_side
+        self._tensor = functools.lru_cache(maxsize=cache_size)(self._decode)
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def _decode(self, index: int) -> torch.Tensor:
+        image = self.images[index]
+        if max(image.size) > self.max_side:
+            image = image.copy()
+            image.thumbnail((self.max_side, self.max_side), Image.Resampling.LANCZOS)
+        return torch.from_numpy(np.asarray(image.convert("RGB"))).permute(2, 0, 1).contiguous()  # (3, H, W) uint8
+
+    def crop(self, index: int) -> torch.Tensor:
+        """One random crop of image `index`: (3, resolution, resolution) in [-1, 1]."""
+        image = self._tensor(index)
+        height, width = image.shape[-2:]
+        side = max(1, round(min(height, width) * (self.min_scale + (1 - self.min_scale) * torch.rand(()).item())))
+        top = int(torch.randint(0, height - side + 1, ()))
+        left = int(torch.randint(0, width - side + 1, ()))
+        patch = image[:, top : top + side, left : left + side].float().unsqueeze(0) / 127.5 - 1
+        patch = F.interpolate(patch, size=(self.resolution,) * 2, mode="bilinear", antialias=True, align_corners=False)
+        if torch.rand(()) < 0.5:
+            patch = patch.flip(-1)
+        return patch[0].clamp(-1, 1)
+
+    def sample(self, batch_size: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """A batch (B, 3, R, R) in [-1, 1] and the index of the image each crop came from."""
+        indices = torch.randint(0, len(self.images), (batch_size,))
+        return torch.stack([self.crop(int(i)) for i in indices]), indices

@@ -1,0 +1,206 @@
+"""Apply a generator to real-world images: any size, mode and orientation, and 4K in bounded memory.
+
+Large images are cut into overlapping tiles whose outputs are blended with ramps across the overlap, so a pixel
+near a tile edge takes its value from the tile in which it sits deep inside: since the generator has no
+global normalisation, each output pixel only depends on a neighbourhood smaller than the overlap, and the result
+matches the untiled one closely (see tests/test_inference.py for the measured difference).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from typing import TYPE_CHECKING
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+from .images import load_image
+
+if TYPE_CHECKING:
+    from .models.generator import StyleGenerator
+
+# Above this many pixels, tiles keep peak memory bounded (a 4K photo holds 8.3 M pixels).
+AUTO_TILE_PIXELS = 1536 * 1536
+AUTO_TILE_SIZE = 512
+
+
+def pil_to_tensor(image: Image.Image) -> torch.Tensor:
+    """RGB PIL image -> (1, 3, H, W) float32 in [0, 1]."""
+    array = np.asarray(image.convert("RGB"), dtype=np.float32) / 255.0
+    return torch.from_numpy(array).permute(2, 0, 1).unsqueeze(0).contiguous()
+
+
+def tensor_to_pil(tensor: torch.Tensor) -> Image.Image:
+    """(3, H, W) or (1, 3, H, W) in [0, 1] -> RGB PIL image, rounded rather than truncated."""
+    array = tensor.detach().float().squeeze(0).clamp(0, 1).mul(255).round().byte().permute(1, 2, 0).cpu().numpy()
+    return Image.fromarray(array, "RGB")
+
+
+def rgb_to_yuv(rgb: torch.Tensor) -> torch.Tensor:
+    r, g, b = rgb.unbind(1)
+    y = 0.299 * r + 0.587 * g + 0.114 * b
+    return torch.stack([y, 0.492 * (b - y), 0.877 * (r - y)], dim=1)
+
+
+def yuv_to_rgb(yuv: torch.Tensor) -> torch.Tensor:
+    y, u, v = yuv.unbind(1)
+    r = y + v / 0.877
+    b = y + u / 0.492
+    g = (y - 0.299 * r - 0.114 * b) / 0.587
+    return torch.stack([r, g, b], dim=1)
+
+
+def transfer_luminance(stylized: torch.Tensor, photo: torch.Tensor) -> torch.Tensor:
+    """Keep the photo's colours, take the style's luminance (Gatys et al. 2017, 'Preserving colour')."""
+    yuv = rgb_to_yuv(photo)
+    yuv[:, 0] = rgb_to_yuv(stylized)[:, 0]
+    return yuv_to_rgb(yuv).clamp(0, 1)
+
+
+@torch.inference_mode()
+def run_generator(generator: "StyleGenerator", photo: torch.Tensor) -> torch.Tensor:
+    """(B, 3, H, W) in [0, 1] of any H, W -> generator output in [0, 1], same size, on the photo's device."""
+    parameter = next(generator.parameters())
+    height, width = photo.shape[-2:]
+    multiple = generator.size_multiple
+    # Pad up to a multiple of the network's stride, and to at least 2 pixels at its lowest resolution (reflection
+    # padding inside the network needs 2).
+    pad_h, pad_w = max(-height % multiple, 2 * multiple - height), max(-width % multiple, 2 * multiple - width)
+    x = photo.to(parameter.device, parameter.dtype) * 2 - 1
+    if pad_h or pad_w:
+        # Reflection needs the pad to be smaller than the side; tiny images fall back to repeating the edge.
+        mode = "reflect" if pad_h < height and pad_w < width else "replicate"
+        x = F.pad(x, (0, pad_w, 0, pad_h), mode=mode)
+    y = generator(x)[..., :height, :width]
+    return ((y.float() + 1) / 2).clamp(0, 1).to(photo.device)
+
+
+def _ramp(length: int, overlap: int, fade_in: bool, fade_out: bool) -> torch.Tensor:
+    """Tile weights along one axis: 0 in the outer quarter of an overlap (where the tile lacks context), rising
+    linearly over the middle half, 1 beyond; image borders are not faded."""
+    weight = torch.ones(length)
+    margin = overlap // 4
+    ramp = torch.cat([torch.zeros(margin), torch.linspace(0, 1, overlap - 2 * margin + 2)[1:-1], torch.ones(margin)])
+    if fade_in and overlap:
+        weight[:overlap] = ramp
+    if fade_out and overlap:
+        weight[-overlap:] = ramp.flip(0)
+    return weight
+
+
+def _tile_starts(size: int, tile: int, overlap: int, multiple: int) -> list[int]:
+    """Evenly spread tile starts, on multiples of the network's stride so every tile sees the same pixel grid as
+    the whole image would (a strided network is only shift-equivariant for such shifts)."""
+    if size <= tile:
+        return [0]
+    count = math.ceil((size - overlap) / (tile - overlap - multiple))
+    stride = (size - tile) / (count - 1)
+    return [int(i * stride) // multiple * multiple for i in range(count)]
+
+
+def run_generator_tiled(generator: "StyleGenerator", photo: torch.Tensor, tile: int, overlap: int) -> torch.Tensor:
+    """Like `run_generator`, but tile by tile, so memory grows with the tile size rather than the image size."""
+    if overlap < 0 or tile < 2 * overlap + generator.size_multiple:
+        raise ValueError(f"tile ({tile}) must be at least twice the overlap ({overlap}) plus {generator.size_multiple}")
+    batch, _, height, width = photo.shape
+    output = torch.zeros(batch, 3, height, width)
+    total_weight = torch.zeros(1, 1, height, width)
+    multiple = generator.size_multiple
+    rows, cols = _tile_starts(height, tile, overlap, multiple), _tile_starts(width, tile, overlap, multiple)
+    for top in rows:
+        for left in cols:
+            # The last tile of a row or column runs to the image's edge.
+            bottom = height if top == rows[-1] else top + tile
+            right = width if left == cols[-1] else left + tile
+            result = run_generator(generator, photo[..., top:bottom, left:right]).cpu()
+            # Neighbouring tiles overlap by at least `overlap` pixels; each fades out over that band.
+            ramp_h = _ramp(bottom - top, overlap, top > 0, bottom < height)
+            ramp_w = _ramp(right - left, overlap, left > 0, right < width)
+            weight = ramp_h[:, None] * ramp_w[None, :]
+            output[..., top:bottom, left:right] += result * weight
+            total_weight[..., top:bottom, left:right] += weight
+    return (output / total_weight).to(photo.device)
+
+
+def stylize_tensor(
+    generator: "StyleGenerator",
+    photo: torch.Tensor,
+    *,
+    strength: float = 1.0,
+    preserve_color: bool = False,
+    tile: int | None = None,
+) -> torch.Tensor:
+    """(B, 3, H, W) in [0, 1] -> stylized batch in [0, 1]; the core every front end (API, CLI, app) calls."""
+    if not 0.0 <= strength <= 1.0:
+        raise ValueError(f"strength must be between 0 (the photo) and 1 (full style), got {strength}")
+    if tile is not None and tile < 0:
+        raise ValueError(f"tile must be a positive tile size in pixels, 0 to disable tiling, or None, got {tile}")
+    if strength == 0:
+        return photo.clone()
+    height, width = photo.shape[-2:]
+    if tile is None:
+        tile = AUTO_TILE_SIZE if height * width > AUTO_TILE_PIXELS else 0
+    overlap = 2 * generator.receptive_radius
+    tile_size = max(tile, 2 * overlap + generator.size_multiple) if tile else 0
+    if tile_size and (height > tile_size or width > tile_size):
+        styled = run_generator_tiled(generator, photo, tile_size, overlap)
+    else:
+        styled = run_generator(generator, photo)
+    if preserve_color:
+        styled = transfer_luminance(styled, photo)
+    return torch.lerp(photo, styled, strength)
+
+
+def stylize(
+    generator: "StyleGenerator",
+    image: "str | os.PathLike | Image.Image | np.ndarray | torch.Tensor",
+    *,
+    strength: float = 1.0,
+    preserve_color: bool = False,
+    max_side: int | None = None,
+    tile: int | None = None,
+) -> Image.Image | list[Image.Image]:
+    """Stylize one image (path, PIL, numpy) -> PIL image, or a tensor batch (B, 3, H, W) in [0, 1] -> list of PIL.
+
+    `strength` blends from the photo (0) to the full style (1); `preserve_color` keeps the photo's colours;
+    `max_side` downscales larger images first; `tile` is the tile size in pixels (None: automatic for images over
+    ~2.4 megapixels, 0: never). RGBA inputs keep their alpha channel.
+    """
+    if max_side is not None and (not isinstance(max_side, int) or max_side < 1):
+        raise ValueError(f"max_side must be a positive number of pixels, got {max_side!r}")
+    options = dict(strength=strength, preserve_color=preserve_color, tile=tile)
+    if isinstance(image, torch.Tensor):
+        batch = image.unsqueeze(0) if image.dim() == 3 else image
+        if batch.dim() != 4 or batch.shape[1] != 3 or not batch.is_floating_point():
+            raise ValueError(f"tensor input must be float (B, 3, H, W) or (3, H, W) in [0, 1], got {tuple(image.shape)}")
+        if max_side is not None and max(batch.shape[-2:]) > max_side:
+            scale = max_side / max(batch.shape[-2:])
+            size = [max(1, round(s * scale)) for s in batch.shape[-2:]]
+            batch = F.interpolate(batch, size=size, mode="bicubic", antialias=True, align_corners=False).clamp(0, 1)
+        return [tensor_to_pil(y) for y in stylize_tensor(generator, batch, **options)]
+
+    picture = load_image(image)
+    if max_side is not None and max(picture.size) > max_side:
+        picture = picture.copy()
+        picture.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
+    result = tensor_to_pil(stylize_tensor(generator, pil_to_tensor(picture), **options))
+    if picture.mode == "RGBA":
+        result.putalpha(picture.getchannel("A"))
+    return result
+
+
+def before_after_grid(generator: "StyleGenerator", photos: list[Image.Image], height: int = 192) -> Image.Image:
+    """One row per photo: the photo, then its stylized version; used for samples and model cards."""
+    rows = []
+    for photo in photos:
+        photo = photo.convert("RGB").resize((max(1, round(photo.width * height / photo.height)), height), Image.Resampling.LANCZOS)
+        rows.append((photo, stylize(generator, photo)))
+    width = max(2 * photo.width for photo, _ in rows)
+    grid = Image.new("RGB", (width, height * len(rows)), "white")
+    for i, (photo, styled) in enumerate(rows):
+        grid.paste(photo, (0, i * height))
+        grid.paste(styled, (photo.width, i * height))
+    return grid

@@ -1,0 +1,153 @@
+"""The style generator: a small fully-convolutional U-Net, light enough for real-time use on a CPU.
+
+Layout (C = base_channels, N = num_downsamples, input H, W divisible by 2**N):
+
+    stem      3 -> C                    (B, C, H, W)
+    down i    C*2**i -> C*2**(i+1), /2  (B, C*2**N, H/2**N, W/2**N) after N of them
+    body      num_res_blocks residual blocks at the lowest resolution
+    up i      x2 nearest + conv, plus the encoder feature of the same size (additive skip)
+    head      C -> 3                    (B, 3, H, W), values in about [-1, 1]
+
+There is no normalisation layer: instance/group norm would make each tile of a large image normalise differently
+and leave seams, while this network's output at a pixel depends only on its neighbourhood.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .hub import HubModel
+
+if TYPE_CHECKING:
+    import numpy as np
+    from PIL import Image
+
+PADDING_MODES = ("zeros", "reflect", "replicate")
+HUB_METADATA = dict(
+    library_name="stylegan-hub",
+    pipeline_tag="image-to-image",
+    license="apache-2.0",
+    tags=["style-transfer", "gan", "image-to-image"],
+    repo_url="https://github.com/stylegan-hub/stylegan-hub",
+)
+
+
+def conv3x3(in_channels: int, out_channels: int, padding_mode: str, stride: int = 1) -> nn.Conv2d:
+    return nn.Conv2d(in_channels, out_channels, 3, stride=stride, padding=1, padding_mode=padding_mode)
+
+
+class ResidualBlock(nn.Module):
+    def __init__(self, channels: int, padding_mode: str):
+        super().__init__()
+        self.conv1 = conv3x3(channels, channels, padding_mode)
+        self.conv2 = conv3x3(channels, channels, padding_mode)
+        nn.init.zeros_(self.conv2.weight)  # starts as the identity, so a deep body trains as easily as a shallow one
+        nn.init.zeros_(self.conv2.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.conv2(F.leaky_relu(self.conv1(x), 0.2))
+
+
+class UpBlock(nn.Module):
+    def __init__(self, in_channels: int, out_channels: int, padding_mode: str):
+        super().__init__()
+        self.conv = conv3x3(in_channels, out_channels, padding_mode)
+
+    def forward(self, x: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
+        x = F.interpolate(x, scale_factor=2.0, mode="nearest")
+        return F.leaky_relu(self.conv(x) + skip, 0.2)
+
+
+class StyleGenerator(HubModel, **HUB_METADATA):
+    """Maps a photo in [-1, 1] to the same photo in one learned style.
+
+    Use `stylize` for images of any size, mode and format; `forward` is the raw network on a batch whose height and
+    width are multiples of `size_multiple`.
+    """
+
+    def __init__(
+        self,
+        base_channels: int = 16,
+        num_downsamples: int = 2,
+        num_res_blocks: int = 4,
+        padding_mode: str = "reflect",
+    ):
+        super().__init__()
+        for name, value, low in (
+            ("base_channels", base_channels, 1),
+            ("num_downsamples", num_downsamples, 0),
+            ("num_res_blocks", num_res_blocks, 0),
+        ):
+            if not isinstance(value, int) or isinstance(value, bool) or value < low:
+                raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
+        if num_downsamples > 5:
+            raise ValueError(f"num_downsamples must be at most 5, got {num_downsamples}")
+        if padding_mode not in PADDING_MODES:
+            raise ValueError(f"padding_mode must be one of {PADDING_MODES}, got {padding_mode!r}")
+        self.num_downsamples = num_downsamples
+        self.num_res_blocks = num_res_blocks
+        widths = [base_channels * 2**i for i in range(num_downsamples + 1)]
+        self.stem = conv3x3(3, widths[0], padding_mode)
+        self.down = nn.ModuleList(
+            conv3x3(widths[i], widths[i + 1], padding_mode, stride=2) for i in range(num_downsamples)
+        )
+        self.body = nn.Sequential(*(ResidualBlock(widths[-1], padding_mode) for _ in range(num_res_blocks)))
+        self.up = nn.ModuleList(UpBlock(widths[i + 1], widths[i], padding_mode) for i in reversed(range(num_downsamples)))
+        self.head = conv3x3(widths[0], 3, padding_mode)
+
+    @property
+    def size_multiple(self) -> int:
+        """Height and width given to `forward` must be multiples of this."""
+        return 2**self.num_downsamples
+
+    @property
+    def receptive_radius(self) -> int:
+        """How far (in input pixels) an output pixel can see; tiles overlap by about this much to hide seams."""
+        scale_of_body = 2**self.num_downsamples
+        encoder = 1 + sum(2**i for i in range(self.num_downsamples))
+        decoder = sum(2**i for i in range(self.num_downsamples)) + 1
+        return encoder + 2 * self.num_res_blocks * scale_of_body + decoder
+
+    def gflops(self, height: int = 512, width: int = 512) -> float:
+        """Floating-point operations (multiply and add counted apart) of one forward pass, in billions."""
+        from torch.utils.flop_counter import FlopCounterMode
+
+        height, width = -(-height // self.size_multiple) * self.size_multiple, -(-width // self.size_multiple) * self.size_multiple
+        parameter = next(self.parameters())
+        with torch.no_grad(), FlopCounterMode(display=False) as counter:
+            self(torch.zeros(1, 3, height, width, device=parameter.device, dtype=parameter.dtype))
+        return counter.get_total_flops() / 1e9
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # x: (B, 3, H, W) in [-1, 1], H and W multiples of size_multiple
+        if x.shape[-2] % self.size_multiple or x.shape[-1] % self.size_multiple:
+            raise ValueError(
+                f"height and width must be multiples of {self.size_multiple}, got {tuple(x.shape[-2:])}; "
+                "use stylize() for images of any size"
+            )
+        h = F.leaky_relu(self.stem(x), 0.2)
+        skips = []
+        for down in self.down:
+            skips.append(h)
+            h = F.leaky_relu(down(h), 0.2)
+        h = self.body(h)
+        for up, skip in zip(self.up, reversed(skips)):
+            h = up(h, skip)
+        return self.head(h)
+
+    def stylize(
+        self,
+        image: "str | Image.Image | np.ndarray | torch.Tensor",
+        strength: float = 1.0,
+        preserve_color: bool = False,
+        max_side: int | None = None,
+        tile: int | None = None,
+    ) -> "Image.Image | list[Image.Image]":
+        """Stylize a photo (path, PIL image, numpy array) or a tensor batch in [0, 1]; see `stylegan_hub.inference`."""
+        from ..inference import stylize
+
+        return stylize(self, image, strength=strength, preserve_color=preserve_color, max_side=max_side, tile=tile)

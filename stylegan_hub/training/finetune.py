@@ -1,0 +1,176 @@
+"""Fine-tune a personal style from a few images: the loop behind `stylegan-hub finetune` and `train/finetune.py`.
+
+Start from the general base model, train the generator, keep the discriminator's lower blocks frozen (FreezeD) and
+measure content and Gram-style losses in the pretrained discriminator's frozen features (as JoJoGAN does), with
+differentiable augmentation so a handful of exemplars is enough. Runs as is on a CPU, a GPU or many GPUs and nodes
+under `accelerate launch`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import time
+from pathlib import Path
+
+import torch
+from accelerate import Accelerator
+from accelerate.utils import set_seed
+from diffusers.optimization import get_scheduler
+from diffusers.training_utils import EMAModel
+from tqdm.auto import tqdm
+
+from ..augment import parse_policy
+from ..data import ImageFolder, RandomCrops, sample_photos
+from ..inference import before_after_grid
+from ..images import save_image
+from ..models import StyleDiscriminator, StyleGenerator, resolve_model_dir
+from ..models.hub import DISCRIMINATOR_SUBFOLDER
+from ..errors import ModelLoadError
+from .card import write_model_card
+from .checkpoint import LossLog, resolve_resume, save_checkpoint
+from .options import add_common_arguments, command_line, recorded_arguments
+from .steps import GanModels, LossWeights, finetune_step, freeze_lower_blocks, frozen_copy
+
+DEFAULT_BASE = "builtin:base"
+
+
+def build_parser(add_help: bool = True) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description="Learn a personal style from a few images.", add_help=add_help)
+    parser.add_argument("--style-images", required=True, nargs="+", help="folder(s), files or globs of 1-N style images")
+    parser.add_argument("--base", default=DEFAULT_BASE, help="model to start from: built-in name, folder or Hub id (default: %(default)s)")
+    parser.add_argument("--content-images", nargs="+", default=None, help="photos to learn on (default: the photos bundled with scikit-image/scikit-learn)")
+    parser.add_argument("--freeze-blocks", type=int, default=2, help="lower discriminator blocks kept frozen (FreezeD) (default: %(default)s)")
+    for name, default in vars(LossWeights()).items():
+        parser.add_argument(f"--{name}-weight", type=float, default=default, help="(default: %(default)s)")
+    add_common_arguments(parser, steps=400, resolution=128, batch_size=4, learning_rate=5e-4, augment="color,translation,cutout")
+    return parser
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    return build_parser().parse_args(argv)
+
+
+def load_base(base: str) -> tuple[StyleGenerator, StyleDiscriminator]:
+    directory = resolve_model_dir(base)
+    if not (directory / DISCRIMINATOR_SUBFOLDER).is_dir():
+        raise ModelLoadError(
+            f"{base}: has no {DISCRIMINATOR_SUBFOLDER}/ folder, which fine-tuning starts from; "
+            f"use a model saved by stylegan-hub's training (e.g. {DEFAULT_BASE})"
+        )
+    return StyleGenerator.from_directory(directory), StyleDiscriminator.from_directory(directory / DISCRIMINATOR_SUBFOLDER)
+
+
+def main(args: argparse.Namespace) -> Path:
+    """Run the fine-tune described by `args`; returns the output directory, loadable with `from_pretrained`."""
+    output_dir = Path(args.output_dir)
+    augment = parse_policy(args.augment)
+    weights = LossWeights(**{name: getattr(args, f"{name}_weight") for name in vars(LossWeights())})
+    accelerator = Accelerator(mixed_precision=args.mixed_precision, project_dir=str(output_dir))
+    set_seed(args.seed, device_specific=True)  # each process draws different crops
+
+    # Data: the user's exemplars (few, kept in memory) and content photos.
+    exemplars = RandomCrops(ImageFolder(args.style_images), args.resolution, min_scale=0.35)
+    photo_set = ImageFolder(args.content_images) if args.content_images else sample_photos("train")
+    photos = RandomCrops(photo_set, args.resolution)
+
+    # Models: the generator trains; the discriminator keeps its lower blocks and is also the perceptual space.
+    generator, discriminator = load_base(args.base)
+    generator.train()
+    discriminator.train()
+    feature_net = frozen_copy(discriminator).to(accelerator.device)
+    freeze_lower_blocks(discriminator, args.freeze_blocks)
+    generator_optimizer = torch.optim.Adam(generator.parameters(), lr=args.learning_rate, betas=(0.5, 0.99))
+    discriminator_optimizer = torch.optim.Adam(
+        [p for p in discriminator.parameters() if p.requires_grad], lr=args.d_learning_rate or args.learning_rate, betas=(0.5, 0.99)
+    )
+    scheduler = get_scheduler(args.lr_scheduler, generator_optimizer, num_warmup_steps=args.lr_warmup_steps, num_training_steps=args.steps)
+    generator, discriminator, generator_optimizer, discriminator_optimizer, scheduler = accelerator.prepare(
+        generator, discriminator, generator_optimizer, discriminator_optimizer, scheduler
+    )
+    ema = EMAModel(accelerator.unwrap_model(generator).parameters(), decay=args.ema_decay, use_ema_warmup=True, foreach=True)
+    ema.to(accelerator.device)
+    accelerator.register_for_checkpointing(ema)
+    models = GanModels(accelerator, generator, discriminator, generator_optimizer, discriminator_optimizer, augment)
+
+    log = LossLog(output_dir, accelerator)
+    start_step = 0
+    resume = resolve_resume(output_dir, args.resume)
+    if resume is not None:
+        accelerator.load_state(str(resume[0]))
+        start_step = resume[1]
+        log.truncate_after(start_step)
+    sample_photos_heldout = sample_photos("heldout")
+
+    def save_samples(step: int) -> None:
+        with ema_weights(accelerator.unwrap_model(generator), ema):
+            save_image(before_after_grid(accelerator.unwrap_model(generator), sample_photos_heldout, 128), output_dir / "samples" / f"step-{step:06d}.png")
+
+    started = time.perf_counter()
+    progress = tqdm(range(start_step, args.steps), initial=start_step, total=args.steps, disable=not accelerator.is_local_main_process, desc="fine-tune")
+    for step in progress:
+        photo_batch = photos.sample(args.batch_size)[0].to(accelerator.device)
+        exemplar_batch = exemplars.sample(args.batch_size)[0].to(accelerator.device)
+        losses = finetune_step(models, feature_net, photo_batch, exemplar_batch, weights)
+        scheduler.step()
+        ema.step(accelerator.unwrap_model(generator).parameters())
+        step += 1
+        if not all(math.isfinite(v) for v in losses.values()):
+            raise FloatingPointError(f"losses became {losses} at step {step}; lower --learning-rate or use --mixed-precision no")
+        if step % args.log_every == 0 or step == args.steps:
+            log.write(step, losses)
+            progress.set_postfix(g=f"{losses['generator']:.3f}", d=f"{losses['discriminator']:.3f}")
+        if step % args.checkpointing_steps == 0 or step == args.steps:
+            save_checkpoint(accelerator, output_dir, step, args.checkpoints_total_limit)
+        if accelerator.is_main_process and (step % args.sample_every == 0 or step == args.steps):
+            save_samples(step)
+
+    accelerator.wait_for_everyone()
+    if accelerator.is_main_process:
+        final = accelerator.unwrap_model(generator)
+        ema.copy_to(final.parameters())
+        save_final(output_dir, final, accelerator.unwrap_model(discriminator), sample_photos_heldout, args, time.perf_counter() - started)
+    accelerator.wait_for_everyone()
+    accelerator.end_training()
+    return output_dir
+
+
+class ema_weights:
+    """Temporarily swap the EMA weights into the generator (for samples), then restore the trained ones."""
+
+    def __init__(self, generator: StyleGenerator, ema: EMAModel):
+        self.generator, self.ema = generator, ema
+
+    def __enter__(self):
+        self.ema.store(self.generator.parameters())
+        self.ema.copy_to(self.generator.parameters())
+        self.generator.eval()
+
+    def __exit__(self, *exc):
+        self.ema.restore(self.generator.parameters())
+        self.generator.train()
+
+
+def save_final(output_dir: Path, generator: StyleGenerator, discriminator: StyleDiscriminator, photos, args, seconds: float) -> None:
+    generator.eval()
+    discriminator.requires_grad_(True)
+    generator.save_pretrained(output_dir)
+    discriminator.save_pretrained(output_dir / DISCRIMINATOR_SUBFOLDER)
+    save_image(before_after_grid(generator, photos), output_dir / "sample.png")
+    record = {
+        "task": "finetune",
+        "base": args.base,
+        "steps": args.steps,
+        "train_seconds": round(seconds, 1),
+        "command": command_line("stylegan-hub finetune", build_parser(), args),
+        "arguments": recorded_arguments(build_parser(), args),
+    }
+    name = output_dir.resolve().name
+    write_model_card(
+        output_dir,
+        generator,
+        title=f"{name}: a stylegan-hub style",
+        description=f"A style learned with [stylegan-hub](https://github.com/stylegan-hub/stylegan-hub) from {len(ImageFolder(args.style_images))} image(s), fine-tuned from `{args.base}` for {args.steps} steps.",
+        record=record,
+        tags=["stylegan-hub-style"],
+    )

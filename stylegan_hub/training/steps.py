@@ -1,0 +1,150 @@
+"""One optimisation step of each training task: all the GAN maths, written once.
+
+The loops in `stylegan_hub/training/finetune.py` and `train/pretrain.py` (and so the CLI and the app) only call these.
+Each step updates the generator, then the discriminator, and returns the losses as floats for logging.
+
+Under DistributedDataParallel the generator's losses call the *unwrapped* discriminator: its gradients from that pass
+are thrown away (zeroed before the discriminator's own step), so they need no all-reduce.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from accelerate import Accelerator
+
+from .. import losses
+from ..augment import diff_augment
+from ..models import StyleDiscriminator, StyleGenerator
+
+
+@dataclass
+class LossWeights:
+    content: float = 1.0
+    style: float = 1.0
+    adversarial: float = 0.05
+    identity: float = 1.0
+    color: float = 1.0
+
+
+@dataclass
+class GanModels:
+    """What a step needs; `generator` and `discriminator` as returned by `accelerator.prepare`."""
+
+    accelerator: Accelerator
+    generator: torch.nn.Module
+    discriminator: torch.nn.Module
+    generator_optimizer: torch.optim.Optimizer
+    discriminator_optimizer: torch.optim.Optimizer
+    augment: list[str]
+
+    def unwrapped_discriminator(self) -> StyleDiscriminator:
+        return self.accelerator.unwrap_model(self.discriminator)
+
+    def optimize(self, optimizer: torch.optim.Optimizer, loss: torch.Tensor) -> None:
+        optimizer.zero_grad(set_to_none=True)
+        self.accelerator.backward(loss)
+        optimizer.step()
+
+
+def freeze_lower_blocks(discriminator: StyleDiscriminator, num_blocks: int) -> None:
+    """FreezeD (Mo et al. 2020): keep the general lower features; the domain head is unused when fine-tuning."""
+    if not 0 <= num_blocks < len(discriminator.blocks):
+        raise ValueError(f"freeze_blocks must be between 0 and {len(discriminator.blocks) - 1}, got {num_blocks}")
+    for block in discriminator.blocks[:num_blocks]:
+        block.requires_grad_(False)
+    discriminator.domain_head.requires_grad_(False)
+
+
+def frozen_copy(discriminator: StyleDiscriminator) -> StyleDiscriminator:
+    """A frozen snapshot of the pretrained discriminator: the fixed perceptual space of content and style losses."""
+    copy = StyleDiscriminator(**discriminator._hub_mixin_config).to(next(discriminator.parameters()).device)
+    copy.load_state_dict(discriminator.state_dict())
+    return copy.requires_grad_(False).eval()
+
+
+def finetune_step(
+    models: GanModels,
+    feature_net: StyleDiscriminator,
+    photos: torch.Tensor,
+    exemplars: torch.Tensor,
+    weights: LossWeights,
+    content_layers: tuple[int, ...] = (1, 2),
+) -> dict[str, float]:
+    """Learn the exemplars' style: photos (B, 3, R, R) and exemplar crops (B, 3, R, R), both in [-1, 1]."""
+    accelerator = models.accelerator
+    with accelerator.autocast():
+        # One pass over photos and exemplars: the exemplars' outputs feed the identity loss.
+        output, exemplar_output = models.generator(torch.cat([photos, exemplars])).chunk(2)
+        with torch.no_grad():
+            photo_features = feature_net.features(photos)
+            targets = losses.style_targets(feature_net.features(exemplars))
+        output_features = feature_net.features(output)
+        terms = {
+            "content": losses.content_loss([output_features[i] for i in content_layers], [photo_features[i] for i in content_layers]),
+            "style": losses.style_loss(output_features, targets),
+            "color": losses.color_loss(output, exemplars),
+            "identity": losses.identity_loss(exemplar_output, exemplars),
+            "adversarial": losses.generator_adversarial_loss(
+                models.unwrapped_discriminator()(diff_augment(output, models.augment))[0]
+            ),
+        }
+        generator_loss = sum(getattr(weights, name) * value for name, value in terms.items())
+    models.optimize(models.generator_optimizer, generator_loss)
+
+    with accelerator.autocast():
+        real_logits, _ = models.discriminator(diff_augment(exemplars, models.augment))
+        fake_logits, _ = models.discriminator(diff_augment(output.detach(), models.augment))
+        discriminator_loss = losses.discriminator_adversarial_loss(real_logits, fake_logits)
+    models.optimize(models.discriminator_optimizer, discriminator_loss)
+
+    logged = {name: value.item() for name, value in terms.items()}
+    return {"generator": generator_loss.item(), "discriminator": discriminator_loss.item(), **logged}
+
+
+def corrupt(images: torch.Tensor, max_noise: float = 0.1) -> torch.Tensor:
+    """Gaussian noise of a random strength per image: pretraining the generator as a denoiser teaches it image
+    structure instead of a copy of its input."""
+    sigma = torch.rand(images.shape[0], 1, 1, 1, device=images.device) * max_noise * 2  # images span [-1, 1]
+    return images + sigma * torch.randn_like(images)
+
+
+def pretrain_step(
+    models: GanModels,
+    images: torch.Tensor,
+    domains: torch.Tensor,
+    weights: LossWeights,
+) -> dict[str, float]:
+    """Learn the general model: images (B, 3, R, R) in [-1, 1] of photos and artwork, labelled by domain (B,).
+
+    The generator reconstructs each image from a noisy copy (pixel L1 + perceptual + a little adversarial loss);
+    the discriminator tells real from reconstructed and, through its domain head, photos from kinds of artwork,
+    so its features learn colour, texture and edges.
+    """
+    accelerator = models.accelerator
+    with accelerator.autocast():
+        output = models.generator(corrupt(images))
+        discriminator = models.unwrapped_discriminator()
+        with torch.no_grad():
+            image_features = discriminator.features(images)
+        terms = {
+            "pixel": F.l1_loss(output.float(), images.float()),
+            "content": losses.content_loss(discriminator.features(output), image_features),
+            "adversarial": losses.generator_adversarial_loss(discriminator(diff_augment(output, models.augment))[0]),
+        }
+        generator_loss = terms["pixel"] + weights.content * terms["content"] + weights.adversarial * terms["adversarial"]
+    models.optimize(models.generator_optimizer, generator_loss)
+
+    with accelerator.autocast():
+        real_logits, domain_logits = models.discriminator(diff_augment(images, models.augment))
+        fake_logits, _ = models.discriminator(diff_augment(output.detach(), models.augment))
+        adversarial = losses.discriminator_adversarial_loss(real_logits, fake_logits)
+        domain = F.cross_entropy(domain_logits.float(), domains)
+        discriminator_loss = adversarial + domain
+    models.optimize(models.discriminator_optimizer, discriminator_loss)
+
+    accuracy = (domain_logits.argmax(dim=1) == domains).float().mean()
+    logged = {name: value.item() for name, value in terms.items()}
+    return {"generator": generator_loss.item(), "discriminator": adversarial.item(), "domain": domain.item(), "domain_accuracy": accuracy.item(), **logged}

@@ -1,0 +1,39 @@
+"""Shared fixtures. The environment is set before anything imports huggingface_hub, which reads it once."""
+
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
+os.environ["HF_HOME"] = tempfile.mkdtemp(prefix="stylegan-hub-test-hf-")
+os.environ.setdefault("TQDM_DISABLE", "1")
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "train"))
+
+
+@pytest.fixture(autouse=True)
+def fresh_accelerate_state():
+    """Accelerate keeps process-wide state; each test starts from a clean one."""
+    yield
+    from accelerate.state import AcceleratorState, GradientState
+
+    AcceleratorState._reset_state(True)
+    GradientState._reset_state()
+
+
+@pytest.fixture(scope="session")
+def tiny_base(tmp_path_factory) -> Path:
+    """A tiny base model (generator + discriminator) with random weights, saved like a pretrained one."""
+    from stylegan_hub import StyleDiscriminator, StyleGenerator
+
+    torch.manual_seed(0)
+    directory = tmp_path_factory.mktemp("tiny-base")
+    StyleGenerator(base_channels=4, num_res_blocks=1).save_pretrained(directory)
+    StyleDiscriminator(channels=[8, 8, 8], num_domains=5).save_pretrained(directory / "discriminator")
+    return directory

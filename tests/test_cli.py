@@ -1,0 +1,102 @@
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from stylegan_hub import StyleGenerator
+from stylegan_hub.cli import main
+
+
+@pytest.fixture
+def photos(tmp_path):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for name, size in [("a", (40, 30)), ("b", (33, 50))]:
+        Image.fromarray(rng.integers(0, 255, (*size, 3), dtype=np.uint8)).save(folder / f"{name}.png")
+    return folder
+
+
+@pytest.fixture
+def tiny_style(tiny_base):
+    return str(tiny_base)
+
+
+def test_stylize_folder_writes_one_png_per_input(photos, tmp_path, tiny_style):
+    assert main(["stylize", "--model", tiny_style, "--output-dir", str(tmp_path / "out"), str(photos)]) == 0
+    outputs = sorted(p.name for p in (tmp_path / "out").iterdir())
+    assert outputs == ["a.png", "b.png"]
+    assert Image.open(tmp_path / "out" / "b.png").size == (50, 33)
+
+
+def test_stylize_single_file_with_options(photos, tmp_path, tiny_style):
+    target = tmp_path / "single.jpg"
+    code = main(["stylize", "--model", tiny_style, "-o", str(target), "--strength", "0.5", "--preserve-color", "--max-side", "20", "--tile", "0", str(photos / "a.png")])
+    assert code == 0 and Image.open(target).format == "JPEG" and max(Image.open(target).size) == 20
+
+
+def test_glob_and_builtin_style(photos, tmp_path):
+    assert main(["stylize", "--model", "builtin:oil", "--output-dir", str(tmp_path / "out"), str(photos / "*.png")]) == 0
+    assert len(list((tmp_path / "out").glob("*.png"))) == 2
+
+
+def test_bad_inputs_give_one_line_errors_and_no_output(photos, tmp_path, tiny_style, capsys):
+    (photos / "broken.png").write_bytes((photos / "a.png").read_bytes()[:60])
+    code = main(["stylize", "--model", tiny_style, "--output-dir", str(tmp_path / "out"), str(photos)])
+    error = capsys.readouterr().err
+    assert code == 1
+    assert "broken.png" in error and "truncated" in error
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.png", "b.png"]  # no partial file for broken
+
+    for argv, message in [
+        (["stylize", "--model", tiny_style, "-o", str(tmp_path / "x.png"), str(tmp_path / "missing.png")], "no such file"),
+        (["stylize", "--model", "builtin:nope", "-o", str(tmp_path / "x.png"), str(photos / "a.png")], "no such built-in model"),
+        (["stylize", "--model", tiny_style, str(photos / "a.png")], "--output-dir"),
+        (["stylize", "--model", tiny_style, "-o", str(tmp_path / "x.png"), str(photos)], "exactly one input"),
+        (["stylize", "--model", tiny_style, "--strength", "3", "-o", str(tmp_path / "x.png"), str(photos / "a.png")], "strength"),
+    ]:
+        assert main(argv) != 0
+        lines = capsys.readouterr().err.strip().splitlines()
+        assert len(lines) == 1 and message in lines[0] and lines[0].startswith("stylegan-hub: error:")
+        assert not (tmp_path / "x.png").exists()
+
+
+def test_corrupt_model_directory(photos, tmp_path, tiny_base, capsys):
+    import shutil
+
+    broken = tmp_path / "broken-model"
+    shutil.copytree(tiny_base, broken)
+    (broken / "model.safetensors").write_bytes(b"\x00" * 10)
+    assert main(["stylize", "--model", str(broken), "-o", str(tmp_path / "x.png"), str(photos / "a.png")]) == 1
+    assert "corrupt" in capsys.readouterr().err and not (tmp_path / "x.png").exists()
+
+
+def test_info_and_styles(capsys):
+    assert main(["info", "builtin:oil"]) == 0
+    out = capsys.readouterr().out
+    assert "parameters:" in out and "GFLOP" in out and "command:" in out and "stylegan-hub finetune" in out
+    assert main(["styles"]) == 0
+    listed = capsys.readouterr().out.split()
+    from stylegan_hub import builtin_styles
+
+    assert listed[: len(builtin_styles())] == builtin_styles()
+
+
+def test_cli_finetune_matches_training_script_output(tmp_path, tiny_base, photos):
+    common = ["--style-images", str(photos), "--base", str(tiny_base), "--steps", "2", "--resolution", "32", "--batch-size", "2"]
+    assert main(["finetune", *common, "--output-dir", str(tmp_path / "cli")]) == 0
+    import finetune as script  # train/finetune.py
+
+    script.main(script.parse_args([*common, "--output-dir", str(tmp_path / "script")]))
+    listing = lambda root: sorted(str(p.relative_to(root)) for p in root.rglob("*") if "checkpoint" not in str(p))  # noqa: E731
+    assert listing(tmp_path / "cli") == listing(tmp_path / "script")
+    assert json.loads((tmp_path / "cli" / "config.json").read_text()) == json.loads((tmp_path / "script" / "config.json").read_text())
+    assert StyleGenerator.from_pretrained(tmp_path / "cli")
+
+
+def test_console_script_entry_point_runs():
+    result = subprocess.run([sys.executable, "-m", "stylegan_hub.cli", "--version"], capture_output=True, text=True)
+    assert result.returncode == 0 and "stylegan-hub" in result.stdout

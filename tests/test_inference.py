@@ -1,0 +1,130 @@
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from stylegan_hub import ImageLoadError, StyleGenerator
+from stylegan_hub.inference import pil_to_tensor, run_generator, run_generator_tiled, stylize_tensor
+
+
+@pytest.fixture(scope="module")
+def generator():
+    torch.manual_seed(0)
+    model = StyleGenerator(base_channels=4, num_res_blocks=2).eval()
+    with torch.no_grad():  # a non-trivial mapping, so tiling errors would show
+        for p in model.parameters():
+            p.add_(torch.randn_like(p) * 0.05)
+    return model
+
+
+def photo(width=61, height=47, mode="RGB"):
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[0:height, 0:width]
+    rgb = np.stack([xx * 255 / width, yy * 255 / height, (xx + yy) % 256], -1) + rng.normal(0, 10, (height, width, 3))
+    return Image.fromarray(rgb.clip(0, 255).astype(np.uint8)).convert(mode)
+
+
+@pytest.mark.parametrize("size", [(1, 1), (2, 3), (61, 47), (64, 64), (5, 130)])
+def test_any_size(generator, size):
+    out = generator.stylize(photo(*size))
+    assert out.size == size and out.mode == "RGB"
+
+
+@pytest.mark.parametrize("mode, expected", [("L", "RGB"), ("LA", "RGBA"), ("RGBA", "RGBA"), ("P", "RGB"), ("CMYK", "RGB"), ("I;16", "RGB"), ("1", "RGB")])
+def test_odd_modes(generator, mode, expected):
+    source = photo()
+    if mode == "I;16":
+        image = Image.fromarray((np.asarray(source.convert("L"), dtype=np.uint16) * 257))
+    else:
+        image = source.convert(mode)
+    out = generator.stylize(image)
+    assert out.mode == expected and out.size == source.size
+
+
+def test_alpha_is_kept(generator):
+    image = photo().convert("RGBA")
+    alpha = Image.fromarray((np.arange(47 * 61).reshape(47, 61) % 256).astype(np.uint8))
+    image.putalpha(alpha)
+    out = generator.stylize(image)
+    assert np.array_equal(np.asarray(out.getchannel("A")), np.asarray(alpha))
+
+
+def test_exif_orientation_is_honoured(generator, tmp_path):
+    image = photo(60, 40)
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90° clockwise when displayed
+    image.save(tmp_path / "rotated.jpg", exif=exif)
+    assert generator.stylize(tmp_path / "rotated.jpg").size == (40, 60)
+
+
+def test_inputs_path_numpy_tensor(generator, tmp_path):
+    image = photo()
+    image.save(tmp_path / "p.png")
+    from_path = generator.stylize(str(tmp_path / "p.png"))
+    from_numpy = generator.stylize(np.asarray(image))
+    from_tensor = generator.stylize(pil_to_tensor(image).repeat(2, 1, 1, 1))
+    assert isinstance(from_tensor, list) and len(from_tensor) == 2
+    for other in (from_numpy, *from_tensor):
+        assert np.array_equal(np.asarray(from_path), np.asarray(other))
+
+
+def test_strength_zero_returns_the_photo_and_strength_blends(generator):
+    image = photo()
+    assert np.array_equal(np.asarray(generator.stylize(image, strength=0)), np.asarray(image))
+    x = pil_to_tensor(image)
+    full, half = stylize_tensor(generator, x), stylize_tensor(generator, x, strength=0.5)
+    assert torch.allclose(half, (x + full) / 2, atol=1e-6)
+
+
+def test_preserve_color_keeps_chroma_and_takes_luminance(generator):
+    from stylegan_hub.inference import rgb_to_yuv
+
+    x = pil_to_tensor(photo())
+    styled = stylize_tensor(generator, x)
+    kept = stylize_tensor(generator, x, preserve_color=True)
+    inner = (slice(None), slice(None), slice(4, -4), slice(4, -4))  # away from clipping at the borders of the gamut
+    assert torch.allclose(rgb_to_yuv(kept)[:, 1:][inner].median(), rgb_to_yuv(x)[:, 1:][inner].median(), atol=0.02)
+    assert (rgb_to_yuv(kept)[:, 0] - rgb_to_yuv(styled)[:, 0]).abs().median() < 0.02
+
+
+def test_max_side_downscales(generator):
+    assert generator.stylize(photo(200, 100), max_side=50).size == (50, 25)
+    assert generator.stylize(pil_to_tensor(photo(200, 100)), max_side=50)[0].size == (50, 25)
+
+
+@pytest.mark.parametrize("kwargs, message", [(dict(strength=1.5), "strength"), (dict(max_side=0), "max_side"), (dict(tile=-1), "tile")])
+def test_bad_options(generator, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        generator.stylize(photo(), **kwargs)
+
+
+def test_bad_image_inputs(generator, tmp_path):
+    (tmp_path / "empty.png").write_bytes(b"")
+    with pytest.raises(ImageLoadError, match="empty"):
+        generator.stylize(tmp_path / "empty.png")
+    with pytest.raises(ValueError, match="tensor input"):
+        generator.stylize(torch.zeros(1, 4, 8, 8))
+
+
+def test_tiled_matches_untiled_without_seams(generator):
+    x = pil_to_tensor(photo(300, 260))
+    whole = run_generator(generator, x)
+    overlap = 2 * generator.receptive_radius
+    tiled = run_generator_tiled(generator, x, tile=2 * overlap + 16, overlap=overlap)
+    difference = (whole - tiled).abs()
+    print(f"tiled vs untiled: max |diff| = {difference.max():.5f} (8-bit levels: {difference.max() * 255:.2f})")
+    assert difference.max() < 2 / 255
+    # No seam: the error along tile borders is no larger than elsewhere.
+    assert difference.mean(dim=(0, 1)).max() < 1 / 255
+
+
+def test_auto_tiling_kicks_in_for_large_images(generator, monkeypatch):
+    import stylegan_hub.inference as inference
+
+    calls = []
+    original = inference.run_generator_tiled
+    monkeypatch.setattr(inference, "run_generator_tiled", lambda *a, **k: calls.append(1) or original(*a, **k))
+    monkeypatch.setattr(inference, "AUTO_TILE_PIXELS", 100 * 100)
+    monkeypatch.setattr(inference, "AUTO_TILE_SIZE", 100)
+    generator.stylize(photo(240, 120))
+    assert calls

@@ -1,0 +1,161 @@
+import json
+import shutil
+
+import pytest
+import torch
+
+from stylegan_hub import ModelLoadError, StyleDiscriminator, StyleGenerator, builtin_styles
+from stylegan_hub.models.hub import builtin_names
+
+
+@pytest.mark.parametrize("cls, kwargs", [(StyleGenerator, dict(base_channels=8, num_downsamples=3, num_res_blocks=2, padding_mode="zeros")), (StyleDiscriminator, dict(channels=[8, 16, 16], num_domains=3))])
+def test_round_trip_identical_outputs_and_complete_config(tmp_path, cls, kwargs):
+    torch.manual_seed(0)
+    model = cls(**kwargs).eval()
+    model.save_pretrained(tmp_path)
+    assert (tmp_path / "model.safetensors").is_file() and not list(tmp_path.glob("*.bin"))
+    config = json.loads((tmp_path / "config.json").read_text())
+    assert config["_class_name"] == cls.__name__
+    assert {k: v for k, v in config.items() if not k.startswith("_")} == kwargs  # every __init__ argument, JSON-safe
+    loaded = cls.from_pretrained(tmp_path)
+    assert not loaded.training
+    x = torch.rand(2, 3, 32, 32) * 2 - 1
+    out, ref = loaded(x), model(x)
+    for a, b in zip(out if isinstance(out, tuple) else [out], ref if isinstance(ref, tuple) else [ref]):
+        assert torch.equal(a, b)
+
+
+def test_hub_metadata():
+    info = StyleGenerator._hub_mixin_info.model_card_data
+    assert info.library_name == "stylegan-hub" and info.pipeline_tag == "image-to-image"
+    assert {"style-transfer", "gan"} <= set(info.tags)
+
+
+def _saved(tmp_path):
+    StyleGenerator(base_channels=4, num_res_blocks=1).save_pretrained(tmp_path)
+    return tmp_path
+
+
+def _edit_config(path, **changes):
+    config = json.loads((path / "config.json").read_text())
+    config.update(changes)
+    config = {k: v for k, v in config.items() if v is not None}
+    (path / "config.json").write_text(json.dumps(config))
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (dict(base_channels=8), "wrong shape"),
+        (dict(num_res_blocks=2), "missing"),
+        (dict(num_res_blocks=None), "missing keys: ['num_res_blocks']"),
+        (dict(extra_option=1), "unknown keys: ['extra_option']"),
+        (dict(_format_version=99), "upgrade"),
+        (dict(_class_name="UNet2DModel"), "holds a UNet2DModel"),
+        (dict(_class_name=None), "not a stylegan-hub model"),
+        (dict(padding_mode="circular-ish"), "invalid config"),
+        (dict(base_channels=-3), "invalid config"),
+    ],
+)
+def test_strict_loading_errors(tmp_path, change, message):
+    _edit_config(_saved(tmp_path), **change)
+    with pytest.raises(ModelLoadError, match=message.replace("[", r"\[").replace("]", r"\]")):
+        StyleGenerator.from_pretrained(tmp_path)
+
+
+def test_unexpected_weight_is_rejected(tmp_path):
+    from safetensors.torch import load_file, save_file
+
+    _saved(tmp_path)
+    state = load_file(tmp_path / "model.safetensors")
+    state["extra.weight"] = torch.zeros(1)
+    save_file(state, tmp_path / "model.safetensors")
+    with pytest.raises(ModelLoadError, match="unexpected: \\['extra.weight'\\]"):
+        StyleGenerator.from_pretrained(tmp_path)
+
+
+def test_corrupt_truncated_and_missing_weights(tmp_path):
+    _saved(tmp_path)
+    weights = tmp_path / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:-100])
+    with pytest.raises(ModelLoadError, match="corrupt or truncated"):
+        StyleGenerator.from_pretrained(tmp_path)
+    weights.write_bytes(b"not safetensors at all")
+    with pytest.raises(ModelLoadError, match="corrupt or truncated"):
+        StyleGenerator.from_pretrained(tmp_path)
+    weights.unlink()
+    (tmp_path / "pytorch_model.bin").write_bytes(b"pickles are never read")
+    with pytest.raises(ModelLoadError, match="no model.safetensors"):
+        StyleGenerator.from_pretrained(tmp_path)
+
+
+def test_bad_config_json_and_wrong_class(tmp_path):
+    StyleDiscriminator(channels=[4]).save_pretrained(tmp_path / "d")
+    with pytest.raises(ModelLoadError, match="holds a StyleDiscriminator, not a StyleGenerator"):
+        StyleGenerator.from_pretrained(tmp_path / "d")
+    (tmp_path / "d" / "config.json").write_text("{not json")
+    with pytest.raises(ModelLoadError, match="not valid JSON"):
+        StyleDiscriminator.from_pretrained(tmp_path / "d")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ModelLoadError, match="no config.json"):
+        StyleGenerator.from_pretrained(tmp_path / "empty")
+
+
+@pytest.mark.parametrize("name", ["builtin:no-such-style", "./missing-dir", "/definitely/missing", "not a repo id!"])
+def test_unknown_model_names(name):
+    with pytest.raises(ModelLoadError, match="built-in"):
+        StyleGenerator.from_pretrained(name)
+
+
+def test_hub_id_not_cached_offline_is_explained():
+    with pytest.raises(ModelLoadError, match="not in the local cache"):
+        StyleGenerator.from_pretrained("someone/style-that-is-not-cached")
+
+
+def test_file_instead_of_directory(tmp_path):
+    (tmp_path / "model.safetensors").write_bytes(b"x")
+    with pytest.raises(ModelLoadError, match="is a file"):
+        StyleGenerator.from_pretrained(tmp_path / "model.safetensors")
+
+
+def test_builtin_styles_all_load_and_are_distinct():
+    styles = builtin_styles()
+    assert len(styles) >= 3 and "builtin:base" in builtin_names() and "builtin:base" not in styles
+    x = torch.rand(1, 3, 64, 64) * 2 - 1
+    outputs = []
+    for name in styles:
+        assert name.startswith("builtin:")  # a colon can never be part of a Hub repo id
+        generator = StyleGenerator.from_pretrained(name)
+        outputs.append(generator(x))
+    assert all(not torch.allclose(a, b, atol=1e-2) for i, a in enumerate(outputs) for b in outputs[i + 1 :])
+    assert isinstance(StyleDiscriminator.from_pretrained(builtin_dir("base") / "discriminator"), StyleDiscriminator)
+
+
+def builtin_dir(name):
+    from stylegan_hub.models.hub import BUILTIN_DIR
+
+    return BUILTIN_DIR / name
+
+
+def test_builtin_models_are_small_and_documented():
+    total = sum(f.stat().st_size for f in builtin_dir("base").parent.rglob("*") if f.is_file())
+    assert total < 30e6
+    for name in builtin_names():
+        card = (builtin_dir(name.split(":")[1]) / "README.md").read_text()
+        assert "python train/" in card or "stylegan-hub finetune" in card  # the exact rebuild command
+
+
+def test_forward_rejects_odd_sizes():
+    with pytest.raises(ValueError, match="multiples of 4"):
+        StyleGenerator(base_channels=4)(torch.zeros(1, 3, 30, 32))
+
+
+def test_gflops_and_parameters():
+    generator = StyleGenerator()
+    assert generator.num_parameters() > 100_000
+    assert generator.gflops(512, 512) == pytest.approx(4 * generator.gflops(256, 256), rel=0.01)
+
+
+def test_copy_of_builtin_is_loadable(tmp_path):
+    shutil.copytree(builtin_dir("base"), tmp_path / "copy")
+    assert isinstance(StyleGenerator.from_pretrained(tmp_path / "copy"), StyleGenerator)

@@ -1,0 +1,166 @@
+"""Pretrain the general base model: a content-faithful generator and a discriminator with general features.
+
+The generator learns to rebuild photos and artwork from noisy copies; the discriminator learns to tell real images
+from rebuilt ones and photos from several kinds of artwork, which are made on the fly by the project's own
+non-photorealistic filters (`stylegan_hub.artwork`). The result is the starting point of every fine-tune.
+
+    python train/pretrain.py --output-dir outputs/base                             # bundled sample photos
+    python train/pretrain.py --train-data-dir photos/ --output-dir outputs/base    # a folder of photos
+    python train/pretrain.py --dataset org/photos --output-dir outputs/base        # a Hugging Face dataset
+    accelerate launch train/pretrain.py --dataset org/photos --output-dir outputs/base   # many GPUs / nodes
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from accelerate import Accelerator
+from accelerate.utils import set_seed
+from diffusers.optimization import get_scheduler
+from diffusers.training_utils import EMAModel
+from tqdm.auto import tqdm
+
+from stylegan_hub import StyleDiscriminator, StyleGenerator
+from stylegan_hub.artwork import ARTWORK_FILTERS
+from stylegan_hub.augment import parse_policy
+from stylegan_hub.data import ImageFolder, RandomCrops, load_hf_dataset, sample_photos
+from stylegan_hub.images import save_image
+from stylegan_hub.inference import before_after_grid
+from stylegan_hub.models.hub import DISCRIMINATOR_SUBFOLDER
+from stylegan_hub.training.card import write_model_card
+from stylegan_hub.training.checkpoint import LossLog, resolve_resume, save_checkpoint
+from stylegan_hub.training.finetune import ema_weights
+from stylegan_hub.training.options import add_common_arguments, command_line, recorded_arguments
+from stylegan_hub.training.steps import GanModels, LossWeights, pretrain_step
+
+DOMAINS = ("photo", *ARTWORK_FILTERS)  # domain 0 is the photo itself, then one per artwork filter
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("--train-data-dir", nargs="+", help="folder(s), files or globs of photos (default: the bundled sample photos)")
+    source.add_argument("--dataset", help="a Hugging Face dataset id, or a builder such as 'imagefolder' with --dataset-data-dir")
+    parser.add_argument("--dataset-data-dir", help="data_dir passed to datasets.load_dataset")
+    parser.add_argument("--dataset-split", default="train")
+    parser.add_argument("--image-column", default=None, help="the dataset's image column (default: its first Image feature)")
+    parser.add_argument("--base-channels", type=int, default=16, help="generator width (default: %(default)s)")
+    parser.add_argument("--num-res-blocks", type=int, default=4, help="generator depth (default: %(default)s)")
+    parser.add_argument("--num-downsamples", type=int, default=2, help="(default: %(default)s)")
+    parser.add_argument("--d-channels", type=int, nargs="+", default=[32, 64, 128, 128], help="discriminator widths (default: %(default)s)")
+    parser.add_argument("--content-weight", type=float, default=1.0, help="(default: %(default)s)")
+    parser.add_argument("--adversarial-weight", type=float, default=0.02, help="(default: %(default)s)")
+    add_common_arguments(parser, steps=3000, resolution=128, batch_size=8, learning_rate=1e-3, augment="translation,cutout")
+    return parser
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    return build_parser().parse_args(argv)
+
+
+def with_artwork(crops: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Turn each crop (B, 3, R, R) in [-1, 1] into a random domain: left as a photo, or painted by a filter."""
+    domains = torch.randint(0, len(DOMAINS), (crops.shape[0],))
+    images = []
+    for crop, domain in zip(crops, domains.tolist()):
+        if domain:
+            array = ((crop.permute(1, 2, 0).numpy() + 1) / 2).astype(np.float32)
+            crop = torch.from_numpy(ARTWORK_FILTERS[DOMAINS[domain]](array)).permute(2, 0, 1) * 2 - 1
+        images.append(crop)
+    return torch.stack(images), domains
+
+
+def main(args: argparse.Namespace) -> Path:
+    output_dir = Path(args.output_dir)
+    accelerator = Accelerator(mixed_precision=args.mixed_precision, project_dir=str(output_dir))
+    set_seed(args.seed, device_specific=True)
+
+    if args.dataset:
+        images = load_hf_dataset(args.dataset, data_dir=args.dataset_data_dir, split=args.dataset_split, column=args.image_column)
+    elif args.train_data_dir:
+        images = ImageFolder(args.train_data_dir)
+    else:
+        images = sample_photos("train")
+    crops = RandomCrops(images, args.resolution, min_scale=0.25)
+
+    generator = StyleGenerator(base_channels=args.base_channels, num_downsamples=args.num_downsamples, num_res_blocks=args.num_res_blocks)
+    discriminator = StyleDiscriminator(channels=args.d_channels, num_domains=len(DOMAINS))
+    generator_optimizer = torch.optim.Adam(generator.parameters(), lr=args.learning_rate, betas=(0.5, 0.99))
+    discriminator_optimizer = torch.optim.Adam(discriminator.parameters(), lr=args.d_learning_rate or args.learning_rate, betas=(0.5, 0.99))
+    scheduler = get_scheduler(args.lr_scheduler, generator_optimizer, num_warmup_steps=args.lr_warmup_steps, num_training_steps=args.steps)
+    generator, discriminator, generator_optimizer, discriminator_optimizer, scheduler = accelerator.prepare(
+        generator, discriminator, generator_optimizer, discriminator_optimizer, scheduler
+    )
+    ema = EMAModel(accelerator.unwrap_model(generator).parameters(), decay=args.ema_decay, use_ema_warmup=True, foreach=True)
+    ema.to(accelerator.device)
+    accelerator.register_for_checkpointing(ema)
+    models = GanModels(accelerator, generator, discriminator, generator_optimizer, discriminator_optimizer, parse_policy(args.augment))
+    weights = LossWeights(content=args.content_weight, adversarial=args.adversarial_weight)
+
+    log = LossLog(output_dir, accelerator)
+    start_step = 0
+    resume = resolve_resume(output_dir, args.resume)
+    if resume is not None:
+        accelerator.load_state(str(resume[0]))
+        start_step = resume[1]
+        log.truncate_after(start_step)
+    heldout = sample_photos("heldout")
+
+    started = time.perf_counter()
+    progress = tqdm(range(start_step, args.steps), initial=start_step, total=args.steps, disable=not accelerator.is_local_main_process, desc="pretrain")
+    for step in progress:
+        batch, domains = with_artwork(crops.sample(args.batch_size)[0])
+        losses = pretrain_step(models, batch.to(accelerator.device), domains.to(accelerator.device), weights)
+        scheduler.step()
+        ema.step(accelerator.unwrap_model(generator).parameters())
+        step += 1
+        if not all(math.isfinite(v) for v in losses.values()):
+            raise FloatingPointError(f"losses became {losses} at step {step}; lower --learning-rate or use --mixed-precision no")
+        if step % args.log_every == 0 or step == args.steps:
+            log.write(step, losses)
+            progress.set_postfix(pixel=f"{losses['pixel']:.3f}", domain_acc=f"{losses['domain_accuracy']:.2f}")
+        if step % args.checkpointing_steps == 0 or step == args.steps:
+            save_checkpoint(accelerator, output_dir, step, args.checkpoints_total_limit)
+        if accelerator.is_main_process and (step % args.sample_every == 0 or step == args.steps):
+            with ema_weights(accelerator.unwrap_model(generator), ema):
+                save_image(before_after_grid(accelerator.unwrap_model(generator), heldout, 128), output_dir / "samples" / f"step-{step:06d}.png")
+
+    accelerator.wait_for_everyone()
+    if accelerator.is_main_process:
+        final = accelerator.unwrap_model(generator).eval()
+        ema.copy_to(final.parameters())
+        final.save_pretrained(output_dir)
+        accelerator.unwrap_model(discriminator).save_pretrained(output_dir / DISCRIMINATOR_SUBFOLDER)
+        save_image(before_after_grid(final, heldout), output_dir / "sample.png")
+        record = {
+            "task": "pretrain",
+            "steps": args.steps,
+            "train_seconds": round(time.perf_counter() - started, 1),
+            "command": command_line("python train/pretrain.py", build_parser(), args),
+            "arguments": recorded_arguments(build_parser(), args),
+            "domains": list(DOMAINS),
+        }
+        write_model_card(
+            output_dir,
+            final,
+            title="stylegan-hub general base model",
+            description=(
+                "The general model every stylegan-hub style is fine-tuned from: a generator that keeps content "
+                f"faithfully and a discriminator (in `{DISCRIMINATOR_SUBFOLDER}/`) whose features tell photos from "
+                f"kinds of artwork ({', '.join(DOMAINS)}). Fine-tune it with `stylegan-hub finetune --base <this>`."
+            ),
+            record=record,
+            tags=["stylegan-hub-base"],
+        )
+    accelerator.wait_for_everyone()
+    accelerator.end_training()
+    return output_dir
+
+
+if __name__ == "__main__":
+    main(parse_args())
