@@ -41,9 +41,7 @@ def _as_image(image: np.ndarray) -> np.ndarray:
     if array.ndim != 3 or array.shape[2] != 3:
         raise ValueError(f"expected an HxWx3 image, got an array of shape {array.shape}")
     if not np.issubdtype(array.dtype, np.floating):
-        raise ValueError(
-            f"expected float values in [0, 1], got dtype {array.dtype}; divide 8-bit images by 255"
-        )
+        raise ValueError(f"expected float values in [0, 1], got dtype {array.dtype}; divide 8-bit images by 255")
     return np.clip(array, 0.0, 1.0).astype(np.float32)
 
 
@@ -97,9 +95,7 @@ def _sector_kernels(radius: float, sectors: int) -> np.ndarray:
     return kernels / kernels.sum(axis=(1, 2), keepdims=True)
 
 
-def _generalized_kuwahara(
-    image: np.ndarray, radius: float, sharpness: float, sectors: int = 8
-) -> np.ndarray:
+def _generalized_kuwahara(image: np.ndarray, radius: float, sharpness: float, sectors: int = 8) -> np.ndarray:
     """Each pixel becomes the mean of its most uniform sectors: edges stay sharp, detail flattens.
 
     Sector means and variances are convolutions, done once per sector with FFTs on a
@@ -153,9 +149,7 @@ def _resize(field: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     return ndimage.zoom(field, factors, order=1, mode="nearest")
 
 
-def _brush_texture(
-    painted: np.ndarray, length: float, bristle: int, rng: np.random.Generator
-) -> np.ndarray:
+def _brush_texture(painted: np.ndarray, length: float, bristle: int, rng: np.random.Generator) -> np.ndarray:
     """Zero-mean relief of bristle streaks that follow the image's edges, lit from the top left.
 
     Noise is averaged along straight lines in the local edge direction (a short line
@@ -206,9 +200,7 @@ def oil_paint(
 # --------------------------------------------------------------------------- pencil sketch
 
 
-def _hatching(
-    shape: tuple[int, int], length: int, direction: tuple[int, int], rng: np.random.Generator
-) -> np.ndarray:
+def _hatching(shape: tuple[int, int], length: int, direction: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
     """Pencil strokes in [0, 1]: sparse noise smeared along ``direction`` into streaks."""
     noise = rng.standard_normal(shape).astype(np.float32)
     streaks = np.zeros_like(noise)
@@ -271,9 +263,7 @@ def _recursive_pass(image: np.ndarray, feedback: np.ndarray) -> np.ndarray:
     return out
 
 
-def _domain_transform(
-    image: np.ndarray, sigma_space: float, sigma_range: float, iterations: int = 3
-) -> np.ndarray:
+def _domain_transform(image: np.ndarray, sigma_space: float, sigma_range: float, iterations: int = 3) -> np.ndarray:
     """Edge-preserving smoothing (Gastal & Oliveira 2011, recursive filter).
 
     Distances are stretched by colour differences, so the blur runs freely over flat
@@ -297,9 +287,7 @@ def _nearest(points: np.ndarray, centres: np.ndarray) -> np.ndarray:
     return ((centres**2).sum(axis=1) - 2.0 * points @ centres.T).argmin(axis=1)
 
 
-def _palette(
-    image: np.ndarray, colours: int, rng: np.random.Generator, samples: int = 4096
-) -> np.ndarray:
+def _palette(image: np.ndarray, colours: int, rng: np.random.Generator, samples: int = 4096) -> np.ndarray:
     """Quantise to ``colours`` flat colours found by k-means in CIELAB (perceptual distances)."""
     lab = rgb2lab(image).reshape(-1, 3).astype(np.float32)
     sample = lab[rng.choice(len(lab), size=min(samples, len(lab)), replace=False)]

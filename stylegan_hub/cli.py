@@ -33,12 +33,16 @@ def cmd_stylize(args: argparse.Namespace) -> int:
     targets = [Path(args.output)] if args.output else [Path(args.output_dir) / f"{path.stem}.png" for path in inputs]
     clashes = sorted({t.name for t in targets if targets.count(t) > 1})
     if clashes:
-        raise StyleGanHubError(f"several inputs would be written to the same file ({', '.join(clashes)}); stylize them into separate folders")
+        raise StyleGanHubError(
+            f"several inputs would be written to the same file ({', '.join(clashes)}); stylize them into separate folders"
+        )
     generator = StyleGenerator.from_pretrained(args.model, map_location=torch.device(args.device or default_device()))
     failures = 0
     for path, target in tqdm(list(zip(inputs, targets)), desc="stylize", unit="image", disable=len(inputs) < 2):
         try:
-            result = generator.stylize(path, strength=args.strength, preserve_color=args.preserve_color, max_side=args.max_side, tile=args.tile)
+            result = generator.stylize(
+                path, strength=args.strength, preserve_color=args.preserve_color, max_side=args.max_side, tile=args.tile
+            )
             save_image(result, target)
         except StyleGanHubError as error:
             failures += 1
@@ -72,7 +76,10 @@ def cmd_info(args: argparse.Namespace) -> int:
     record_path = directory / TRAINING_RECORD
     if record_path.is_file():
         record = json.loads(record_path.read_text())
-        print(f"trained:        {record.get('task')} for {record.get('steps')} steps in {record.get('train_seconds')} s" + (f" from {record['base']}" if record.get("base") else ""))
+        print(
+            f"trained:        {record.get('task')} for {record.get('steps')} steps in {record.get('train_seconds')} s"
+            + (f" from {record['base']}" if record.get("base") else "")
+        )
         print(f"command:        {record.get('command')}")
     else:
         print("trained:        no training record")
@@ -112,9 +119,11 @@ def cmd_styles(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__
-    from .training.finetune import build_parser as finetune_parser
+    from .training.options import build_finetune_parser
 
-    parser = argparse.ArgumentParser(prog=PROG, description="GAN style transfer: apply built-in or Hub styles, or learn your own from a few images.")
+    parser = argparse.ArgumentParser(
+        prog=PROG, description="GAN style transfer: apply built-in or Hub styles, or learn your own from a few images."
+    )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -131,7 +140,13 @@ def build_parser() -> argparse.ArgumentParser:
     stylize.add_argument("--device", default=None, help="cpu, cuda, cuda:1, mps... (default: the best available)")
     stylize.set_defaults(run=cmd_stylize)
 
-    finetune = commands.add_parser("finetune", help="learn a style from a few images", parents=[finetune_parser(add_help=False)], add_help=True, description="Learn a personal style from a few images.")
+    finetune = commands.add_parser(
+        "finetune",
+        help="learn a style from a few images",
+        parents=[build_finetune_parser(add_help=False)],
+        add_help=True,
+        description="Learn a personal style from a few images.",
+    )
     finetune.set_defaults(run=cmd_finetune)
 
     info = commands.add_parser("info", help="show a model's config, size and how it was trained")

@@ -38,8 +38,23 @@ claim billions of pixels and exhaust memory when decoded (a "decompression bomb"
 
 IMAGE_EXTENSIONS = frozenset(
     {
-        ".bmp", ".dib", ".gif", ".jfif", ".jpe", ".jpeg", ".jpg", ".pbm", ".pgm",
-        ".png", ".pnm", ".ppm", ".qoi", ".tga", ".tif", ".tiff", ".webp",
+        ".bmp",
+        ".dib",
+        ".gif",
+        ".jfif",
+        ".jpe",
+        ".jpeg",
+        ".jpg",
+        ".pbm",
+        ".pgm",
+        ".png",
+        ".pnm",
+        ".ppm",
+        ".qoi",
+        ".tga",
+        ".tif",
+        ".tiff",
+        ".webp",
     }
 )
 """Lowercase suffixes of formats Pillow reads out of the box; used to pick images out of folders."""
@@ -96,9 +111,7 @@ def load_image(source: ImageSource, *, max_pixels: int = MAX_PIXELS) -> Image.Im
             return _normalize(source, "image", max_pixels)
     if isinstance(source, (str, os.PathLike)):
         return _load_file(Path(source), max_pixels)
-    raise TypeError(
-        f"load_image() takes a path, PIL image or numpy array, not {type(source).__name__}"
-    )
+    raise TypeError(f"load_image() takes a path, PIL image or numpy array, not {type(source).__name__}")
 
 
 def save_image(image: Image.Image, path: str | os.PathLike[str]) -> Path:
@@ -113,16 +126,13 @@ def save_image(image: Image.Image, path: str | os.PathLike[str]) -> Path:
     image_format = _SAVE_FORMATS.get(path.suffix.lower())
     if image_format is None:
         raise ImageLoadError(
-            f"{path}: cannot save images as {path.suffix or 'a file without a suffix'};"
-            f" use one of {', '.join(sorted(_SAVE_FORMATS))}"
+            f"{path}: cannot save images as {path.suffix or 'a file without a suffix'}; use one of {', '.join(sorted(_SAVE_FORMATS))}"
         )
     if image_format == "JPEG" and image.mode not in _JPEG_MODES:
         image = image.convert("RGB")
     path.parent.mkdir(parents=True, exist_ok=True)
     mode = _mode_for_new_file(path)
-    tmp = tempfile.NamedTemporaryFile(
-        delete=False, dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"
-    )
+    tmp = tempfile.NamedTemporaryFile(delete=False, dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with tmp:
             image.save(tmp, format=image_format, **_SAVE_OPTIONS.get(image_format, {}))
@@ -166,17 +176,11 @@ def _expand_one(path: Path) -> list[Path]:
     if not path.is_dir():
         return [path]
     images = sorted(
-        (
-            p
-            for p in path.iterdir()
-            if not p.name.startswith(".") and p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file()
-        ),
+        (p for p in path.iterdir() if not p.name.startswith(".") and p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file()),
         key=lambda p: p.name,
     )
     if not images:
-        raise ImageLoadError(
-            f"{path}: folder has no image files (looked for {', '.join(sorted(IMAGE_EXTENSIONS))})"
-        )
+        raise ImageLoadError(f"{path}: folder has no image files (looked for {', '.join(sorted(IMAGE_EXTENSIONS))})")
     return images
 
 
@@ -204,10 +208,7 @@ def _load_file(path: Path, max_pixels: int) -> Image.Image:
         try:
             image = _open_header(path)
         except UnidentifiedImageError:
-            raise ImageLoadError(
-                f"{name}: not an image Pillow can read (unrecognised file format);"
-                " convert it to PNG or JPEG"
-            ) from None
+            raise ImageLoadError(f"{name}: not an image Pillow can read (unrecognised file format); convert it to PNG or JPEG") from None
         except OSError as exc:
             raise ImageLoadError(f"{name}: cannot read file ({exc.strerror or exc})") from exc
         with image:
@@ -267,8 +268,7 @@ def _normalize(image: Image.Image, name: str, max_pixels: int) -> Image.Image:
         image = ImageOps.exif_transpose(image)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise ImageLoadError(
-            f"{name}: more than the limit of {max_pixels:,} pixels ({exc});"
-            " downscale it or pass a larger max_pixels"
+            f"{name}: more than the limit of {max_pixels:,} pixels ({exc}); downscale it or pass a larger max_pixels"
         ) from None
     except (OSError, ValueError, SyntaxError, EOFError) as exc:
         raise ImageLoadError(f"{name}: image data is truncated or corrupt ({exc})") from exc
@@ -284,8 +284,7 @@ def _to_rgb(image: Image.Image, name: str) -> Image.Image:
         return image.convert(target)
     except ValueError as exc:
         raise ImageLoadError(
-            f"{name}: Pillow cannot convert image mode {image.mode} to {target} ({exc});"
-            " save it as an RGB image first"
+            f"{name}: Pillow cannot convert image mode {image.mode} to {target} ({exc}); save it as an RGB image first"
         ) from None
 
 
@@ -313,9 +312,7 @@ def _uint16_to_uint8(values: np.ndarray) -> np.ndarray:
 
 def _float_to_uint8(values: np.ndarray, name: str, full_scale: float) -> np.ndarray:
     if np.isnan(values).any():
-        raise ImageLoadError(
-            f"{name}: pixel values contain NaN; replace them first (e.g. numpy.nan_to_num)"
-        )
+        raise ImageLoadError(f"{name}: pixel values contain NaN; replace them first (e.g. numpy.nan_to_num)")
     scaled = values.astype(np.float64) * (255.0 / full_scale)
     return np.rint(np.clip(scaled, 0.0, 255.0)).astype(np.uint8)
 
@@ -330,8 +327,7 @@ def _array_to_image(array: np.ndarray, max_pixels: int) -> Image.Image:
         elif array.ndim == 4 and array.shape[0] == 1:
             hint = "; for a batch of one image pass array[0]"
         raise ImageLoadError(
-            f"{name}: shape {array.shape} is not an image; expected HxW, HxWx1, HxWx2"
-            f" (gray+alpha), HxWx3 (RGB) or HxWx4 (RGBA){hint}"
+            f"{name}: shape {array.shape} is not an image; expected HxW, HxWx1, HxWx2 (gray+alpha), HxWx3 (RGB) or HxWx4 (RGBA){hint}"
         )
     height, width = array.shape[:2]
     _check_size(width, height, name, max_pixels)
@@ -359,7 +355,4 @@ def _array_to_uint8(array: np.ndarray, name: str) -> np.ndarray:
         return array.astype(np.uint8)
     if kind == "f":
         return _float_to_uint8(array, name, full_scale=1.0)
-    raise ImageLoadError(
-        f"{name}: dtype {array.dtype} is not supported; pass bool, uint8, uint16,"
-        " integers in 0..255 or floats in 0..1"
-    )
+    raise ImageLoadError(f"{name}: dtype {array.dtype} is not supported; pass bool, uint8, uint16, integers in 0..255 or floats in 0..1")

@@ -9,24 +9,44 @@ adversarial — non-saturating logistic GAN loss on differentiably augmented ima
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 import torch.nn.functional as F
 
 
+@dataclass
+class LossWeights:
+    """How much each term counts in the generator's fine-tuning loss (pretraining uses content and adversarial)."""
+
+    content: float = 1.0
+    style: float = 1.0
+    adversarial: float = 0.05
+    identity: float = 1.0
+    color: float = 1.0
+
+
 def gram_matrix(features: torch.Tensor) -> torch.Tensor:
-    """(B, C, H, W) -> (B, C, C), normalised by the number of entries so layers of any size weigh alike."""
+    """(B, C, H, W) -> (B, C, C), averaged over positions so crops of any size compare."""
     batch, channels, height, width = features.shape
     flat = features.reshape(batch, channels, height * width).float()
-    return flat @ flat.transpose(1, 2) / (channels * height * width)
+    return flat @ flat.transpose(1, 2) / (height * width)
+
+
+def relative_error(output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Squared error relative to the target's energy: every layer weighs alike, whatever the scale of its
+    features, so loss weights mean the same for any discriminator."""
+    return (output.float() - target.float()).square().mean() / (target.float().square().mean() + 1e-8)
 
 
 def content_loss(output_features: list[torch.Tensor], photo_features: list[torch.Tensor]) -> torch.Tensor:
-    return sum(F.mse_loss(out.float(), ref.float()) for out, ref in zip(output_features, photo_features))
+    return sum(relative_error(out, ref) for out, ref in zip(output_features, photo_features)) / len(output_features)
 
 
 def style_loss(output_features: list[torch.Tensor], target_grams: list[torch.Tensor]) -> torch.Tensor:
     """Each output's Gram matrices against targets of shape (1, C, C) (averaged over the exemplars)."""
-    return sum(F.mse_loss(gram_matrix(out), target.expand(out.shape[0], -1, -1)) for out, target in zip(output_features, target_grams))
+    errors = [relative_error(gram_matrix(out), target.expand(out.shape[0], -1, -1)) for out, target in zip(output_features, target_grams)]
+    return sum(errors) / len(errors)
 
 
 def style_targets(exemplar_features: list[torch.Tensor]) -> list[torch.Tensor]:

@@ -22,7 +22,9 @@ def recording_step(models, feature_net, photos, exemplars, weights):
     seen.append(hashlib.sha256(photos.cpu().numpy().tobytes()).hexdigest())
     rank = accelerator.process_index
     state = {f"generator.{k}": v.detach().cpu().contiguous() for k, v in accelerator.unwrap_model(models.generator).state_dict().items()}
-    state |= {f"discriminator.{k}": v.detach().cpu().contiguous() for k, v in accelerator.unwrap_model(models.discriminator).state_dict().items()}
+    state |= {
+        f"discriminator.{k}": v.detach().cpu().contiguous() for k, v in accelerator.unwrap_model(models.discriminator).state_dict().items()
+    }
     save_file(state, probe / f"rank{rank}.safetensors")
     (probe / f"rank{rank}.json").write_text(json.dumps({"world_size": accelerator.num_processes, "data": seen}))
     return losses

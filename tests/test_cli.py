@@ -34,7 +34,23 @@ def test_stylize_folder_writes_one_png_per_input(photos, tmp_path, tiny_style):
 
 def test_stylize_single_file_with_options(photos, tmp_path, tiny_style):
     target = tmp_path / "single.jpg"
-    code = main(["stylize", "--model", tiny_style, "-o", str(target), "--strength", "0.5", "--preserve-color", "--max-side", "20", "--tile", "0", str(photos / "a.png")])
+    code = main(
+        [
+            "stylize",
+            "--model",
+            tiny_style,
+            "-o",
+            str(target),
+            "--strength",
+            "0.5",
+            "--preserve-color",
+            "--max-side",
+            "20",
+            "--tile",
+            "0",
+            str(photos / "a.png"),
+        ]
+    )
     assert code == 0 and Image.open(target).format == "JPEG" and max(Image.open(target).size) == 20
 
 

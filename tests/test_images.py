@@ -361,9 +361,7 @@ def test_not_an_image(tmp_path: Path, name: str) -> None:
 
 @pytest.mark.parametrize("image_format", ["PNG", "JPEG"])
 @pytest.mark.parametrize("pillow_lenient", [False, True])
-def test_truncated_file_is_an_error(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, image_format: str, pillow_lenient: bool
-) -> None:
+def test_truncated_file_is_an_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, image_format: str, pillow_lenient: bool) -> None:
     # Even if other code asked Pillow to pad truncated files with grey, we must refuse them.
     monkeypatch.setattr(ImageFile, "LOAD_TRUNCATED_IMAGES", pillow_lenient)
     path = tmp_path / f"cut.{image_format.lower()}"
@@ -405,12 +403,7 @@ def _png_claiming(path: Path, width: int, height: int) -> None:
         crc = zlib.crc32(kind + body).to_bytes(4, "big")
         return len(body).to_bytes(4, "big") + kind + body + crc
 
-    path.write_bytes(
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", ihdr)
-        + chunk(b"IDAT", b"not zlib data")
-        + chunk(b"IEND", b"")
-    )
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", b"not zlib data") + chunk(b"IEND", b""))
 
 
 def test_bomb_refused_from_header_before_decoding(tmp_path: Path) -> None:
@@ -462,9 +455,7 @@ def test_our_limit_decides_not_pillows(tmp_path: Path, monkeypatch: pytest.Monke
 
 
 @pytest.mark.parametrize("pixels_found", [150, 10**10], ids=["warning", "error"])
-def test_pillow_bomb_check_while_decoding_becomes_our_error(
-    monkeypatch: pytest.MonkeyPatch, pixels_found: int
-) -> None:
+def test_pillow_bomb_check_while_decoding_becomes_our_error(monkeypatch: pytest.MonkeyPatch, pixels_found: int) -> None:
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 100)  # Pillow: warn over 100, fail over 200
 
     class Bomb(Image.Image):
@@ -752,9 +743,7 @@ def test_expand_folder_without_images(tmp_path: Path) -> None:
     (folder / ".secret.png").write_bytes(b"x")
     with pytest.raises(ImageLoadError) as exc:
         expand_image_paths([folder])
-    assert_one_line_naming(
-        exc, str(folder), "folder has no image files (looked for", ".png", ".jpg"
-    )
+    assert_one_line_naming(exc, str(folder), "folder has no image files (looked for", ".png", ".jpg")
 
 
 def test_expand_empty_input() -> None:

@@ -30,7 +30,9 @@ def test_any_size(generator, size):
     assert out.size == size and out.mode == "RGB"
 
 
-@pytest.mark.parametrize("mode, expected", [("L", "RGB"), ("LA", "RGBA"), ("RGBA", "RGBA"), ("P", "RGB"), ("CMYK", "RGB"), ("I;16", "RGB"), ("1", "RGB")])
+@pytest.mark.parametrize(
+    "mode, expected", [("L", "RGB"), ("LA", "RGBA"), ("RGBA", "RGBA"), ("P", "RGB"), ("CMYK", "RGB"), ("I;16", "RGB"), ("1", "RGB")]
+)
 def test_odd_modes(generator, mode, expected):
     source = photo()
     if mode == "I;16":

@@ -8,7 +8,13 @@ from stylegan_hub import ModelLoadError, StyleDiscriminator, StyleGenerator, bui
 from stylegan_hub.models.hub import builtin_names
 
 
-@pytest.mark.parametrize("cls, kwargs", [(StyleGenerator, dict(base_channels=8, num_downsamples=3, num_res_blocks=2, padding_mode="zeros")), (StyleDiscriminator, dict(channels=[8, 16, 16], num_domains=3))])
+@pytest.mark.parametrize(
+    "cls, kwargs",
+    [
+        (StyleGenerator, dict(base_channels=8, num_downsamples=3, num_res_blocks=2, padding_mode="zeros")),
+        (StyleDiscriminator, dict(channels=[8, 16, 16], num_domains=3)),
+    ],
+)
 def test_round_trip_identical_outputs_and_complete_config(tmp_path, cls, kwargs):
     torch.manual_seed(0)
     model = cls(**kwargs).eval()

@@ -31,7 +31,23 @@ def grade_exemplars(tmp_path_factory):
 
 def tiny_args(style_dir, base, output_dir, *extra):
     return finetune.parse_args(
-        ["--style-images", str(style_dir), "--base", str(base), "--output-dir", str(output_dir), "--resolution", "32", "--batch-size", "2", "--log-every", "1", "--sample-every", "2", *extra]
+        [
+            "--style-images",
+            str(style_dir),
+            "--base",
+            str(base),
+            "--output-dir",
+            str(output_dir),
+            "--resolution",
+            "32",
+            "--batch-size",
+            "2",
+            "--log-every",
+            "1",
+            "--sample-every",
+            "2",
+            *extra,
+        ]
     )
 
 
@@ -40,7 +56,22 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def test_finetune_learns_a_style_from_few_images(grade_exemplars, tmp_path):
-    output = finetune.main(finetune.parse_args(["--style-images", str(grade_exemplars), "--output-dir", str(tmp_path / "style"), "--steps", "60", "--resolution", "64", "--checkpointing-steps", "60"]))
+    output = finetune.main(
+        finetune.parse_args(
+            [
+                "--style-images",
+                str(grade_exemplars),
+                "--output-dir",
+                str(tmp_path / "style"),
+                "--steps",
+                "60",
+                "--resolution",
+                "64",
+                "--checkpointing-steps",
+                "60",
+            ]
+        )
+    )
     generator = StyleGenerator.from_pretrained(output)
     before, after = [], []
     for photo in sample_photos("heldout"):
@@ -77,11 +108,15 @@ def test_resume_continues_step_count_and_losses(tiny_base, tmp_path, grade_exemp
     monkeypatch.setattr(finetune, "finetune_step", real_step)
     assert [p.name for p in checkpoint_dirs(tmp_path / "resumed")] == ["checkpoint-2"]
 
-    resumed = finetune.main(tiny_args(grade_exemplars, tiny_base, tmp_path / "resumed", "--steps", "4", "--checkpointing-steps", "2", "--resume", "latest"))
-    got = [json.loads(l) for l in (resumed / "logs" / "losses.jsonl").read_text().splitlines()]
+    resumed = finetune.main(
+        tiny_args(grade_exemplars, tiny_base, tmp_path / "resumed", "--steps", "4", "--checkpointing-steps", "2", "--resume", "latest")
+    )
+    got = [json.loads(line) for line in (resumed / "logs" / "losses.jsonl").read_text().splitlines()]
     assert [entry["step"] for entry in got] == [1, 2, 3, 4]
     for a, b in zip(got, expected):
-        assert a["generator"] == pytest.approx(b["generator"], rel=1e-4) and a["discriminator"] == pytest.approx(b["discriminator"], rel=1e-4)
+        assert a["generator"] == pytest.approx(b["generator"], rel=1e-4) and a["discriminator"] == pytest.approx(
+            b["discriminator"], rel=1e-4
+        )
     for name, tensor in load_file(straight / "model.safetensors").items():
         assert torch.allclose(tensor, load_file(resumed / "model.safetensors")[name], atol=1e-5)
 
@@ -106,11 +141,34 @@ def test_two_processes_keep_identical_weights_on_different_data(tiny_base, tmp_p
     probe = tmp_path / "probe"
     env = {**os.environ, "ACCELERATE_USE_CPU": "1", "PYTHONPATH": REPO, "OMP_NUM_THREADS": "1"}
     command = [
-        sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
-        "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", str(free_port()),
-        os.path.join(REPO, "tests", "ddp_probe.py"), str(probe),
-        "--style-images", str(grade_exemplars), "--base", str(tiny_base), "--output-dir", str(tmp_path / "out"),
-        "--resolution", "32", "--batch-size", "2", "--steps", "3",
+        sys.executable,
+        "-m",
+        "accelerate.commands.launch",
+        "--multi_gpu",
+        "--num_processes",
+        "2",
+        "--num_machines",
+        "1",
+        "--mixed_precision",
+        "no",
+        "--dynamo_backend",
+        "no",
+        "--main_process_port",
+        str(free_port()),
+        os.path.join(REPO, "tests", "ddp_probe.py"),
+        str(probe),
+        "--style-images",
+        str(grade_exemplars),
+        "--base",
+        str(tiny_base),
+        "--output-dir",
+        str(tmp_path / "out"),
+        "--resolution",
+        "32",
+        "--batch-size",
+        "2",
+        "--steps",
+        "3",
     ]
     result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
@@ -132,15 +190,36 @@ def test_pretrain_from_a_local_imagefolder_dataset(tmp_path):
     for i, photo in enumerate(sample_photos("train")[:3]):
         photo.thumbnail((96, 96))
         photo.save(data / f"{i}.png")
-    args = pretrain.parse_args([
-        "--dataset", "imagefolder", "--dataset-data-dir", str(data), "--output-dir", str(tmp_path / "base"),
-        "--steps", "3", "--resolution", "32", "--batch-size", "4", "--base-channels", "4", "--num-res-blocks", "1",
-        "--d-channels", "8", "8", "8", "--log-every", "1",
-    ])
+    args = pretrain.parse_args(
+        [
+            "--dataset",
+            "imagefolder",
+            "--dataset-data-dir",
+            str(data),
+            "--output-dir",
+            str(tmp_path / "base"),
+            "--steps",
+            "3",
+            "--resolution",
+            "32",
+            "--batch-size",
+            "4",
+            "--base-channels",
+            "4",
+            "--num-res-blocks",
+            "1",
+            "--d-channels",
+            "8",
+            "8",
+            "8",
+            "--log-every",
+            "1",
+        ]
+    )
     output = pretrain.main(args)
     assert StyleGenerator.from_pretrained(output).num_res_blocks == 1
     assert StyleDiscriminator.from_pretrained(output / "discriminator").domain_head.out_features == len(pretrain.DOMAINS)
-    entries = [json.loads(l) for l in (output / "logs" / "losses.jsonl").read_text().splitlines()]
+    entries = [json.loads(line) for line in (output / "logs" / "losses.jsonl").read_text().splitlines()]
     assert [e["step"] for e in entries] == [1, 2, 3] and all("domain" in e for e in entries)
     record = json.loads((output / "training_args.json").read_text())
     assert record["command"].startswith("python train/pretrain.py --dataset imagefolder")

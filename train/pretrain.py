@@ -112,7 +112,9 @@ def main(args: argparse.Namespace) -> Path:
     heldout = sample_photos("heldout")
 
     started = time.perf_counter()
-    progress = tqdm(range(start_step, args.steps), initial=start_step, total=args.steps, disable=not accelerator.is_local_main_process, desc="pretrain")
+    progress = tqdm(
+        range(start_step, args.steps), initial=start_step, total=args.steps, disable=not accelerator.is_local_main_process, desc="pretrain"
+    )
     for step in progress:
         batch, domains = with_artwork(crops.sample(args.batch_size)[0])
         losses = pretrain_step(models, batch.to(accelerator.device), domains.to(accelerator.device), weights)
@@ -128,7 +130,9 @@ def main(args: argparse.Namespace) -> Path:
             save_checkpoint(accelerator, output_dir, step, args.checkpoints_total_limit)
         if accelerator.is_main_process and (step % args.sample_every == 0 or step == args.steps):
             with ema_weights(accelerator.unwrap_model(generator), ema):
-                save_image(before_after_grid(accelerator.unwrap_model(generator), heldout, 128), output_dir / "samples" / f"step-{step:06d}.png")
+                save_image(
+                    before_after_grid(accelerator.unwrap_model(generator), heldout, 128), output_dir / "samples" / f"step-{step:06d}.png"
+                )
 
     accelerator.wait_for_everyone()
     if accelerator.is_main_process:

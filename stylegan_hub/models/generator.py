@@ -92,9 +92,7 @@ class StyleGenerator(HubModel, **HUB_METADATA):
         self.num_res_blocks = num_res_blocks
         widths = [base_channels * 2**i for i in range(num_downsamples + 1)]
         self.stem = conv3x3(3, widths[0], padding_mode)
-        self.down = nn.ModuleList(
-            conv3x3(widths[i], widths[i + 1], padding_mode, stride=2) for i in range(num_downsamples)
-        )
+        self.down = nn.ModuleList(conv3x3(widths[i], widths[i + 1], padding_mode, stride=2) for i in range(num_downsamples))
         self.body = nn.Sequential(*(ResidualBlock(widths[-1], padding_mode) for _ in range(num_res_blocks)))
         self.up = nn.ModuleList(UpBlock(widths[i + 1], widths[i], padding_mode) for i in reversed(range(num_downsamples)))
         self.head = conv3x3(widths[0], 3, padding_mode)

@@ -65,8 +65,7 @@ def resolve_model_dir(
         raise ModelLoadError(f"{name}: is a file; pass the model's directory (the one holding {CONFIG_NAME})")
     if not _REPO_ID.match(name) or name.startswith((".", "/", "~")):
         raise ModelLoadError(
-            f"{name}: no such directory, and not a Hub repo id (org/name); "
-            f"built-in models are {', '.join(builtin_names())}"
+            f"{name}: no such directory, and not a Hub repo id (org/name); built-in models are {', '.join(builtin_names())}"
         )
     return _download(name, revision, token, cache_dir, local_files_only, force_download)
 

@@ -22,29 +22,17 @@ from tqdm.auto import tqdm
 
 from ..augment import parse_policy
 from ..data import ImageFolder, RandomCrops, sample_photos
-from ..inference import before_after_grid
+from ..errors import ModelLoadError
 from ..images import save_image
+from ..inference import before_after_grid
+from ..losses import LossWeights
 from ..models import StyleDiscriminator, StyleGenerator, resolve_model_dir
 from ..models.hub import DISCRIMINATOR_SUBFOLDER
-from ..errors import ModelLoadError
 from .card import write_model_card
 from .checkpoint import LossLog, resolve_resume, save_checkpoint
-from .options import add_common_arguments, command_line, recorded_arguments
-from .steps import GanModels, LossWeights, finetune_step, freeze_lower_blocks, frozen_copy
-
-DEFAULT_BASE = "builtin:base"
-
-
-def build_parser(add_help: bool = True) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description="Learn a personal style from a few images.", add_help=add_help)
-    parser.add_argument("--style-images", required=True, nargs="+", help="folder(s), files or globs of 1-N style images")
-    parser.add_argument("--base", default=DEFAULT_BASE, help="model to start from: built-in name, folder or Hub id (default: %(default)s)")
-    parser.add_argument("--content-images", nargs="+", default=None, help="photos to learn on (default: the photos bundled with scikit-image/scikit-learn)")
-    parser.add_argument("--freeze-blocks", type=int, default=2, help="lower discriminator blocks kept frozen (FreezeD) (default: %(default)s)")
-    for name, default in vars(LossWeights()).items():
-        parser.add_argument(f"--{name}-weight", type=float, default=default, help="(default: %(default)s)")
-    add_common_arguments(parser, steps=400, resolution=128, batch_size=4, learning_rate=5e-4, augment="color,translation,cutout")
-    return parser
+from .options import DEFAULT_BASE, command_line, recorded_arguments
+from .options import build_finetune_parser as build_parser
+from .steps import GanModels, finetune_step, freeze_lower_blocks, frozen_copy
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -104,10 +92,15 @@ def main(args: argparse.Namespace) -> Path:
 
     def save_samples(step: int) -> None:
         with ema_weights(accelerator.unwrap_model(generator), ema):
-            save_image(before_after_grid(accelerator.unwrap_model(generator), sample_photos_heldout, 128), output_dir / "samples" / f"step-{step:06d}.png")
+            save_image(
+                before_after_grid(accelerator.unwrap_model(generator), sample_photos_heldout, 128),
+                output_dir / "samples" / f"step-{step:06d}.png",
+            )
 
     started = time.perf_counter()
-    progress = tqdm(range(start_step, args.steps), initial=start_step, total=args.steps, disable=not accelerator.is_local_main_process, desc="fine-tune")
+    progress = tqdm(
+        range(start_step, args.steps), initial=start_step, total=args.steps, disable=not accelerator.is_local_main_process, desc="fine-tune"
+    )
     for step in progress:
         photo_batch = photos.sample(args.batch_size)[0].to(accelerator.device)
         exemplar_batch = exemplars.sample(args.batch_size)[0].to(accelerator.device)

@@ -5,6 +5,10 @@ from __future__ import annotations
 import argparse
 import shlex
 
+from ..losses import LossWeights
+
+DEFAULT_BASE = "builtin:base"
+
 
 def positive_int(text: str) -> int:
     value = int(text)
@@ -13,7 +17,9 @@ def positive_int(text: str) -> int:
     return value
 
 
-def add_common_arguments(parser: argparse.ArgumentParser, *, steps: int, resolution: int, batch_size: int, learning_rate: float, augment: str) -> None:
+def add_common_arguments(
+    parser: argparse.ArgumentParser, *, steps: int, resolution: int, batch_size: int, learning_rate: float, augment: str
+) -> None:
     parser.add_argument("--output-dir", required=True, help="where the model, samples, logs and checkpoints go")
     parser.add_argument("--steps", type=positive_int, default=steps, help="optimisation steps (default: %(default)s)")
     parser.add_argument("--resolution", type=positive_int, default=resolution, help="training crop size in pixels (default: %(default)s)")
@@ -26,10 +32,14 @@ def add_common_arguments(parser: argparse.ArgumentParser, *, steps: int, resolut
     parser.add_argument("--augment", default=augment, help="DiffAugment policy for the discriminator (default: %(default)s)")
     parser.add_argument("--mixed-precision", choices=["no", "fp16", "bf16"], default="no", help="(default: %(default)s)")
     parser.add_argument("--seed", type=int, default=0, help="(default: %(default)s)")
-    parser.add_argument("--checkpointing-steps", type=positive_int, default=250, help="save a resumable checkpoint every N steps (default: %(default)s)")
+    parser.add_argument(
+        "--checkpointing-steps", type=positive_int, default=250, help="save a resumable checkpoint every N steps (default: %(default)s)"
+    )
     parser.add_argument("--checkpoints-total-limit", type=positive_int, default=2, help="checkpoints to keep (default: %(default)s)")
     parser.add_argument("--resume", default=None, help="'latest' or a checkpoint folder to continue from")
-    parser.add_argument("--sample-every", type=positive_int, default=100, help="save a before/after sample grid every N steps (default: %(default)s)")
+    parser.add_argument(
+        "--sample-every", type=positive_int, default=100, help="save a before/after sample grid every N steps (default: %(default)s)"
+    )
     parser.add_argument("--log-every", type=positive_int, default=10, help="write losses every N steps (default: %(default)s)")
 
 
@@ -55,3 +65,19 @@ def command_line(program: str, parser: argparse.ArgumentParser, args: argparse.N
 def recorded_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace) -> dict:
     """The values of `parser`'s own options (not what a wrapping CLI added to the namespace), for the record."""
     return {action.dest: getattr(args, action.dest) for action in parser._actions if action.dest != "help" and hasattr(args, action.dest)}
+
+
+def build_finetune_parser(add_help: bool = True) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description="Learn a personal style from a few images.", add_help=add_help)
+    parser.add_argument("--style-images", required=True, nargs="+", help="folder(s), files or globs of 1-N style images")
+    parser.add_argument("--base", default=DEFAULT_BASE, help="model to start from: built-in name, folder or Hub id (default: %(default)s)")
+    parser.add_argument(
+        "--content-images", nargs="+", default=None, help="photos to learn on (default: the photos bundled with scikit-image/scikit-learn)"
+    )
+    parser.add_argument(
+        "--freeze-blocks", type=int, default=2, help="lower discriminator blocks kept frozen (FreezeD) (default: %(default)s)"
+    )
+    for name, default in vars(LossWeights()).items():
+        parser.add_argument(f"--{name}-weight", type=float, default=default, help="(default: %(default)s)")
+    add_common_arguments(parser, steps=400, resolution=128, batch_size=4, learning_rate=5e-4, augment="color,translation,cutout")
+    return parser

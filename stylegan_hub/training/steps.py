@@ -17,16 +17,8 @@ from accelerate import Accelerator
 
 from .. import losses
 from ..augment import diff_augment
-from ..models import StyleDiscriminator, StyleGenerator
-
-
-@dataclass
-class LossWeights:
-    content: float = 1.0
-    style: float = 1.0
-    adversarial: float = 0.05
-    identity: float = 1.0
-    color: float = 1.0
+from ..losses import LossWeights
+from ..models import StyleDiscriminator
 
 
 @dataclass
@@ -87,9 +79,7 @@ def finetune_step(
             "style": losses.style_loss(output_features, targets),
             "color": losses.color_loss(output, exemplars),
             "identity": losses.identity_loss(exemplar_output, exemplars),
-            "adversarial": losses.generator_adversarial_loss(
-                models.unwrapped_discriminator()(diff_augment(output, models.augment))[0]
-            ),
+            "adversarial": losses.generator_adversarial_loss(models.unwrapped_discriminator()(diff_augment(output, models.augment))[0]),
         }
         generator_loss = sum(getattr(weights, name) * value for name, value in terms.items())
     models.optimize(models.generator_optimizer, generator_loss)
@@ -147,4 +137,10 @@ def pretrain_step(
 
     accuracy = (domain_logits.argmax(dim=1) == domains).float().mean()
     logged = {name: value.item() for name, value in terms.items()}
-    return {"generator": generator_loss.item(), "discriminator": adversarial.item(), "domain": domain.item(), "domain_accuracy": accuracy.item(), **logged}
+    return {
+        "generator": generator_loss.item(),
+        "discriminator": adversarial.item(),
+        "domain": domain.item(),
+        "domain_accuracy": accuracy.item(),
+        **logged,
+    }

@@ -1,0 +1,110 @@
+"""Rebuild the models shipped in `stylegan_hub/builtin/`: the general base model and the built-in styles.
+
+Everything comes from this repository and from the photos that scikit-image and scikit-learn ship: the style
+exemplars are those photos painted by the project's own non-photorealistic filters (`stylegan_hub.artwork`), the
+base is pretrained with `train/pretrain.py` and each style is fine-tuned from it with the fine-tune loop.
+
+    python train/make_builtins.py                  # everything (about 35 minutes on 2 CPU cores)
+    python train/make_builtins.py --only oil       # one style, from the shipped base
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+from pathlib import Path
+
+import pretrain
+from PIL import Image
+
+from stylegan_hub import StyleGenerator
+from stylegan_hub.artwork import apply_artwork
+from stylegan_hub.data import sample_photos
+from stylegan_hub.images import save_image
+from stylegan_hub.models.hub import BUILTIN_DIR, BUILTIN_PREFIX, DISCRIMINATOR_SUBFOLDER
+from stylegan_hub.training import finetune
+from stylegan_hub.training.card import TRAINING_RECORD, write_model_card
+
+REPO = Path(__file__).resolve().parent.parent
+PRETRAIN_ARGS = ["--steps", "1500", "--checkpointing-steps", "250", "--sample-every", "250"]
+STYLES = {
+    "oil": "Oil paint: flat painterly strokes with visible brush texture.",
+    "sketch": "Pencil sketch: graphite lines and hatching on warm paper.",
+    "cartoon": "Cartoon: flat colours with bold ink outlines.",
+    "grade": "Film grade: teal shadows, orange highlights, lifted blacks and a vignette.",
+}
+FINETUNE_ARGS = ["--steps", "400"]
+SHIPPED = ["config.json", "model.safetensors", "README.md", "sample.png", TRAINING_RECORD, DISCRIMINATOR_SUBFOLDER]
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--only", nargs="+", choices=["base", *STYLES], help="rebuild just these (default: all)")
+    parser.add_argument("--work-dir", default=str(REPO / "build" / "builtins"), help="training outputs and checkpoints")
+    return parser.parse_args(argv)
+
+
+def ship(trained: Path, name: str, rebuild_command: str) -> Path:
+    """Copy what users need (no checkpoints or logs) into the package and record the command that rebuilt it."""
+    target = BUILTIN_DIR / name
+    if target.exists():
+        shutil.rmtree(target)
+    target.mkdir(parents=True)
+    for item in SHIPPED:
+        source = trained / item
+        if source.is_dir():
+            shutil.copytree(source, target / item)
+        elif source.exists():
+            shutil.copy2(source, target / item)
+    record = json.loads((target / TRAINING_RECORD).read_text())
+    record["command"] = f"{rebuild_command}  # runs: {record['command']}"
+    generator = StyleGenerator.from_directory(target)
+    title = "stylegan-hub general base model" if name == "base" else f"{BUILTIN_PREFIX}{name}: a built-in stylegan-hub style"
+    description = STYLES.get(name, "The general model every style is fine-tuned from.")
+    if name != "base":
+        description += " Learned from photos bundled with scikit-image / scikit-learn, painted by `stylegan_hub.artwork`."
+    write_model_card(target, generator, title=title, description=description, record=record, model_id=f"{BUILTIN_PREFIX}{name}")
+    return target
+
+
+def make_exemplars(style: str, directory: Path) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    for index, photo in enumerate(sample_photos("train")):
+        photo.thumbnail((384, 384), Image.Resampling.LANCZOS)
+        save_image(apply_artwork(style, photo), directory / f"{style}-{index}.png")
+    return directory
+
+
+def styles_grid(path: Path, height: int = 224) -> None:
+    """README picture: each held-out photo, then each built-in style applied to it."""
+    photos = []
+    for photo in sample_photos("heldout"):
+        photo = photo.resize((round(photo.width * height / photo.height), height), Image.Resampling.LANCZOS)
+        photos.append(photo)
+    generators = [StyleGenerator.from_pretrained(BUILTIN_PREFIX + name) for name in STYLES]
+    width = max(p.width for p in photos)
+    grid = Image.new("RGB", (width * (1 + len(generators)), height * len(photos)), "white")
+    for row, photo in enumerate(photos):
+        for column, image in enumerate([photo, *(g.stylize(photo) for g in generators)]):
+            grid.paste(image, (column * width, row * height))
+    save_image(grid, path)
+
+
+def main(args: argparse.Namespace) -> None:
+    work = Path(args.work_dir)
+    chosen = args.only or ["base", *STYLES]
+    if "base" in chosen:
+        trained = pretrain.main(pretrain.parse_args([*PRETRAIN_ARGS, "--output-dir", str(work / "base")]))
+        ship(trained, "base", "python train/make_builtins.py --only base")
+    for style in [s for s in chosen if s != "base"]:
+        exemplars = make_exemplars(style, work / "exemplars" / style)
+        output = work / style
+        trained = finetune.main(finetune.parse_args(["--style-images", str(exemplars), "--output-dir", str(output), *FINETUNE_ARGS]))
+        ship(trained, style, f"python train/make_builtins.py --only {style}")
+    if all((BUILTIN_DIR / name / "config.json").exists() for name in STYLES):
+        styles_grid(REPO / "docs" / "images" / "builtin-styles.png")
+
+
+if __name__ == "__main__":
+    main(parse_args())
