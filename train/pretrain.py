@@ -13,17 +13,12 @@ non-photorealistic filters (`stylegan_hub.artwork`). The result is the starting 
 from __future__ import annotations
 
 import argparse
-import math
-import time
 from pathlib import Path
 
 import numpy as np
 import torch
 from accelerate import Accelerator
 from accelerate.utils import set_seed
-from diffusers.optimization import get_scheduler
-from diffusers.training_utils import EMAModel
-from tqdm.auto import tqdm
 
 from stylegan_hub import StyleDiscriminator, StyleGenerator
 from stylegan_hub.artwork import ARTWORK_FILTERS
@@ -31,12 +26,12 @@ from stylegan_hub.augment import parse_policy
 from stylegan_hub.data import ImageFolder, RandomCrops, load_hf_dataset, sample_photos
 from stylegan_hub.images import save_image
 from stylegan_hub.inference import before_after_grid
+from stylegan_hub.losses import LossWeights
 from stylegan_hub.models.hub import DISCRIMINATOR_SUBFOLDER
 from stylegan_hub.training.card import write_model_card
-from stylegan_hub.training.checkpoint import LossLog, resolve_resume, save_checkpoint
-from stylegan_hub.training.finetune import ema_weights
 from stylegan_hub.training.options import add_common_arguments, command_line, recorded_arguments
-from stylegan_hub.training.steps import GanModels, LossWeights, pretrain_step
+from stylegan_hub.training.run import TrainingRun, make_optimizers
+from stylegan_hub.training.steps import GanModels, pretrain_step
 
 DOMAINS = ("photo", *ARTWORK_FILTERS)  # domain 0 is the photo itself, then one per artwork filter
 
@@ -90,61 +85,30 @@ def main(args: argparse.Namespace) -> Path:
 
     generator = StyleGenerator(base_channels=args.base_channels, num_downsamples=args.num_downsamples, num_res_blocks=args.num_res_blocks)
     discriminator = StyleDiscriminator(channels=args.d_channels, num_domains=len(DOMAINS))
-    generator_optimizer = torch.optim.Adam(generator.parameters(), lr=args.learning_rate, betas=(0.5, 0.99))
-    discriminator_optimizer = torch.optim.Adam(discriminator.parameters(), lr=args.d_learning_rate or args.learning_rate, betas=(0.5, 0.99))
-    scheduler = get_scheduler(args.lr_scheduler, generator_optimizer, num_warmup_steps=args.lr_warmup_steps, num_training_steps=args.steps)
+    generator_optimizer, discriminator_optimizer, scheduler = make_optimizers(generator, discriminator, args)
     generator, discriminator, generator_optimizer, discriminator_optimizer, scheduler = accelerator.prepare(
         generator, discriminator, generator_optimizer, discriminator_optimizer, scheduler
     )
-    ema = EMAModel(accelerator.unwrap_model(generator).parameters(), decay=args.ema_decay, use_ema_warmup=True, foreach=True)
-    ema.to(accelerator.device)
-    accelerator.register_for_checkpointing(ema)
     models = GanModels(accelerator, generator, discriminator, generator_optimizer, discriminator_optimizer, parse_policy(args.augment))
     weights = LossWeights(content=args.content_weight, adversarial=args.adversarial_weight)
-
-    log = LossLog(output_dir, accelerator)
-    start_step = 0
-    resume = resolve_resume(output_dir, args.resume)
-    if resume is not None:
-        accelerator.load_state(str(resume[0]))
-        start_step = resume[1]
-        log.truncate_after(start_step)
     heldout = sample_photos("heldout")
+    run = TrainingRun(accelerator, generator, args, heldout)
 
-    started = time.perf_counter()
-    progress = tqdm(
-        range(start_step, args.steps), initial=start_step, total=args.steps, disable=not accelerator.is_local_main_process, desc="pretrain"
-    )
-    for step in progress:
+    for step in run.steps("pretrain"):
         batch, domains = with_artwork(crops.sample(args.batch_size)[0])
         losses = pretrain_step(models, batch.to(accelerator.device), domains.to(accelerator.device), weights)
         scheduler.step()
-        ema.step(accelerator.unwrap_model(generator).parameters())
-        step += 1
-        if not all(math.isfinite(v) for v in losses.values()):
-            raise FloatingPointError(f"losses became {losses} at step {step}; lower --learning-rate or use --mixed-precision no")
-        if step % args.log_every == 0 or step == args.steps:
-            log.write(step, losses)
-            progress.set_postfix(pixel=f"{losses['pixel']:.3f}", domain_acc=f"{losses['domain_accuracy']:.2f}")
-        if step % args.checkpointing_steps == 0 or step == args.steps:
-            save_checkpoint(accelerator, output_dir, step, args.checkpoints_total_limit)
-        if accelerator.is_main_process and (step % args.sample_every == 0 or step == args.steps):
-            with ema_weights(accelerator.unwrap_model(generator), ema):
-                save_image(
-                    before_after_grid(accelerator.unwrap_model(generator), heldout, 128), output_dir / "samples" / f"step-{step:06d}.png"
-                )
+        run.end_step(step, losses)
 
-    accelerator.wait_for_everyone()
+    final = run.final_generator()
     if accelerator.is_main_process:
-        final = accelerator.unwrap_model(generator).eval()
-        ema.copy_to(final.parameters())
         final.save_pretrained(output_dir)
         accelerator.unwrap_model(discriminator).save_pretrained(output_dir / DISCRIMINATOR_SUBFOLDER)
         save_image(before_after_grid(final, heldout), output_dir / "sample.png")
         record = {
             "task": "pretrain",
             "steps": args.steps,
-            "train_seconds": round(time.perf_counter() - started, 1),
+            "train_seconds": run.seconds,
             "command": command_line("python train/pretrain.py", build_parser(), args),
             "arguments": recorded_arguments(build_parser(), args),
             "domains": list(DOMAINS),

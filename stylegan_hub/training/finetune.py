@@ -9,16 +9,10 @@ under `accelerate launch`.
 from __future__ import annotations
 
 import argparse
-import math
-import time
 from pathlib import Path
 
-import torch
 from accelerate import Accelerator
 from accelerate.utils import set_seed
-from diffusers.optimization import get_scheduler
-from diffusers.training_utils import EMAModel
-from tqdm.auto import tqdm
 
 from ..augment import parse_policy
 from ..data import ImageFolder, RandomCrops, sample_photos
@@ -29,9 +23,9 @@ from ..losses import LossWeights
 from ..models import StyleDiscriminator, StyleGenerator, resolve_model_dir
 from ..models.hub import DISCRIMINATOR_SUBFOLDER
 from .card import write_model_card
-from .checkpoint import LossLog, resolve_resume, save_checkpoint
 from .options import DEFAULT_BASE, command_line, recorded_arguments
 from .options import build_finetune_parser as build_parser
+from .run import TrainingRun, make_optimizers
 from .steps import GanModels, finetune_step, freeze_lower_blocks, frozen_copy
 
 
@@ -68,80 +62,27 @@ def main(args: argparse.Namespace) -> Path:
     discriminator.train()
     feature_net = frozen_copy(discriminator).to(accelerator.device)
     freeze_lower_blocks(discriminator, args.freeze_blocks)
-    generator_optimizer = torch.optim.Adam(generator.parameters(), lr=args.learning_rate, betas=(0.5, 0.99))
-    discriminator_optimizer = torch.optim.Adam(
-        [p for p in discriminator.parameters() if p.requires_grad], lr=args.d_learning_rate or args.learning_rate, betas=(0.5, 0.99)
-    )
-    scheduler = get_scheduler(args.lr_scheduler, generator_optimizer, num_warmup_steps=args.lr_warmup_steps, num_training_steps=args.steps)
+    generator_optimizer, discriminator_optimizer, scheduler = make_optimizers(generator, discriminator, args)
     generator, discriminator, generator_optimizer, discriminator_optimizer, scheduler = accelerator.prepare(
         generator, discriminator, generator_optimizer, discriminator_optimizer, scheduler
     )
-    ema = EMAModel(accelerator.unwrap_model(generator).parameters(), decay=args.ema_decay, use_ema_warmup=True, foreach=True)
-    ema.to(accelerator.device)
-    accelerator.register_for_checkpointing(ema)
     models = GanModels(accelerator, generator, discriminator, generator_optimizer, discriminator_optimizer, augment)
+    heldout = sample_photos("heldout")
+    run = TrainingRun(accelerator, generator, args, heldout)
 
-    log = LossLog(output_dir, accelerator)
-    start_step = 0
-    resume = resolve_resume(output_dir, args.resume)
-    if resume is not None:
-        accelerator.load_state(str(resume[0]))
-        start_step = resume[1]
-        log.truncate_after(start_step)
-    sample_photos_heldout = sample_photos("heldout")
-
-    def save_samples(step: int) -> None:
-        with ema_weights(accelerator.unwrap_model(generator), ema):
-            save_image(
-                before_after_grid(accelerator.unwrap_model(generator), sample_photos_heldout, 128),
-                output_dir / "samples" / f"step-{step:06d}.png",
-            )
-
-    started = time.perf_counter()
-    progress = tqdm(
-        range(start_step, args.steps), initial=start_step, total=args.steps, disable=not accelerator.is_local_main_process, desc="fine-tune"
-    )
-    for step in progress:
+    for step in run.steps("fine-tune"):
         photo_batch = photos.sample(args.batch_size)[0].to(accelerator.device)
         exemplar_batch = exemplars.sample(args.batch_size)[0].to(accelerator.device)
         losses = finetune_step(models, feature_net, photo_batch, exemplar_batch, weights)
         scheduler.step()
-        ema.step(accelerator.unwrap_model(generator).parameters())
-        step += 1
-        if not all(math.isfinite(v) for v in losses.values()):
-            raise FloatingPointError(f"losses became {losses} at step {step}; lower --learning-rate or use --mixed-precision no")
-        if step % args.log_every == 0 or step == args.steps:
-            log.write(step, losses)
-            progress.set_postfix(g=f"{losses['generator']:.3f}", d=f"{losses['discriminator']:.3f}")
-        if step % args.checkpointing_steps == 0 or step == args.steps:
-            save_checkpoint(accelerator, output_dir, step, args.checkpoints_total_limit)
-        if accelerator.is_main_process and (step % args.sample_every == 0 or step == args.steps):
-            save_samples(step)
+        run.end_step(step, losses)
 
-    accelerator.wait_for_everyone()
+    final = run.final_generator()
     if accelerator.is_main_process:
-        final = accelerator.unwrap_model(generator)
-        ema.copy_to(final.parameters())
-        save_final(output_dir, final, accelerator.unwrap_model(discriminator), sample_photos_heldout, args, time.perf_counter() - started)
+        save_final(output_dir, final, accelerator.unwrap_model(discriminator), heldout, args, run.seconds)
     accelerator.wait_for_everyone()
     accelerator.end_training()
     return output_dir
-
-
-class ema_weights:
-    """Temporarily swap the EMA weights into the generator (for samples), then restore the trained ones."""
-
-    def __init__(self, generator: StyleGenerator, ema: EMAModel):
-        self.generator, self.ema = generator, ema
-
-    def __enter__(self):
-        self.ema.store(self.generator.parameters())
-        self.ema.copy_to(self.generator.parameters())
-        self.generator.eval()
-
-    def __exit__(self, *exc):
-        self.ema.restore(self.generator.parameters())
-        self.generator.train()
 
 
 def save_final(output_dir: Path, generator: StyleGenerator, discriminator: StyleDiscriminator, photos, args, seconds: float) -> None:

@@ -1,0 +1,99 @@
+"""Losses, augmentation, data and checkpoint bookkeeping: the pieces the training loops are made of."""
+
+import shlex
+
+import pytest
+import torch
+from PIL import Image
+
+from stylegan_hub import losses
+from stylegan_hub.augment import diff_augment, parse_policy
+from stylegan_hub.data import HELDOUT_PHOTOS, TRAIN_PHOTOS, DatasetImages, ImageFolder, RandomCrops, sample_photos
+from stylegan_hub.training.checkpoint import checkpoint_dirs, resolve_resume
+from stylegan_hub.training.options import build_finetune_parser, command_line
+
+
+def test_gram_style_loss_is_zero_for_the_same_texture_and_positive_otherwise():
+    torch.manual_seed(0)
+    texture = [torch.rand(1, 8, 16, 16)]
+    targets = losses.style_targets(texture)
+    assert losses.style_loss(texture, targets) < 1e-6
+    assert losses.style_loss([torch.rand(1, 8, 16, 16) * 3], targets) > 0.5
+    # Gram matrices ignore where things are: a shuffled texture has the same style.
+    shuffled = [texture[0].flatten(2)[..., torch.randperm(256)].reshape(1, 8, 16, 16)]
+    assert losses.style_loss(shuffled, targets) < 1e-6
+
+
+def test_content_and_color_losses():
+    x = torch.rand(2, 8, 16, 16)
+    assert losses.content_loss([x], [x]) == 0 and losses.content_loss([x * 2], [x]) > 0.1
+    image = torch.rand(2, 3, 16, 16)
+    assert losses.color_loss(image, image) < 1e-8
+    assert losses.color_loss(image * 0.5, image) > 1e-3
+
+
+def test_adversarial_losses_have_the_right_direction():
+    confident_real, confident_fake = torch.full((4, 1), 5.0), torch.full((4, 1), -5.0)
+    assert losses.discriminator_adversarial_loss(confident_real, confident_fake) < 0.1
+    assert losses.generator_adversarial_loss(confident_fake) > 4
+    assert losses.generator_adversarial_loss(confident_real) < 0.1
+
+
+def test_diff_augment_keeps_shape_and_gradients_and_checks_policy():
+    x = torch.rand(3, 3, 32, 32, requires_grad=True)
+    y = diff_augment(x, parse_policy("color,translation,cutout"))
+    assert y.shape == x.shape
+    y.sum().backward()
+    assert x.grad is not None and x.grad.abs().sum() > 0
+    assert torch.equal(diff_augment(x, parse_policy("none")), x)
+    with pytest.raises(ValueError, match="unknown augmentation"):
+        parse_policy("color,zoom")
+
+
+def test_random_crops_are_in_range_and_vary():
+    torch.manual_seed(0)
+    crops = RandomCrops([Image.new("RGB", (50, 40), (255, 0, 0)), sample_photos("heldout")[0]], 24)
+    batch, indices = crops.sample(6)
+    assert batch.shape == (6, 3, 24, 24) and batch.min() >= -1 and batch.max() <= 1
+    assert len(set(indices.tolist())) == 2
+    red = crops.crop(0)
+    assert torch.allclose(red[0], torch.ones(24, 24)) and torch.allclose(red[1], -torch.ones(24, 24))
+    with pytest.raises(ValueError, match="no training images"):
+        RandomCrops([], 24)
+
+
+def test_bundled_photos_split_and_folders(tmp_path):
+    assert not set(TRAIN_PHOTOS) & set(HELDOUT_PHOTOS)
+    photos = sample_photos("heldout")
+    assert len(photos) == len(HELDOUT_PHOTOS) and all(p.mode == "RGB" for p in photos)
+    with pytest.raises(ValueError, match="split"):
+        sample_photos("test")
+    photos[0].save(tmp_path / "one.png")
+    assert len(ImageFolder(tmp_path)) == 1 and ImageFolder(tmp_path)[0].size == photos[0].size
+
+
+def test_dataset_images_need_an_image_column(tmp_path):
+    from datasets import Dataset
+
+    with pytest.raises(ValueError, match="no image column"):
+        DatasetImages(Dataset.from_dict({"text": ["a"]}))
+    with pytest.raises(ValueError, match="no column 'picture'"):
+        DatasetImages(Dataset.from_dict({"text": ["a"]}), "picture")
+
+
+def test_checkpoint_discovery_ignores_partial_saves(tmp_path):
+    root = tmp_path / "checkpoints"
+    for name in ["checkpoint-10", "checkpoint-2", ".partial-checkpoint-20", "checkpoint-x"]:
+        (root / name).mkdir(parents=True)
+    assert [p.name for p in checkpoint_dirs(tmp_path)] == ["checkpoint-2", "checkpoint-10"]
+    assert resolve_resume(tmp_path, "latest") == (root / "checkpoint-10", 10)
+    assert resolve_resume(tmp_path / "fresh", "latest") is None  # nothing to resume yet: start from scratch
+    assert resolve_resume(tmp_path, None) is None
+
+
+def test_recorded_command_reproduces_the_arguments():
+    parser = build_finetune_parser()
+    args = parser.parse_args(["--style-images", "my style/", "--output-dir", "out", "--steps", "7", "--style-weight", "2.5"])
+    command = command_line("stylegan-hub finetune", parser, args)
+    assert command.startswith("stylegan-hub finetune --style-images 'my style/'") and "--steps 7" in command
+    assert parser.parse_args(shlex.split(command)[2:]) == args
