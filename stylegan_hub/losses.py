@@ -20,7 +20,7 @@ class LossWeights:
     """How much each term counts in the generator's fine-tuning loss (pretraining uses content and adversarial)."""
 
     content: float = 1.0
-    style: float = 1.0
+    style: float = 5.0
     adversarial: float = 0.05
     identity: float = 1.0
     color: float = 1.0

@@ -19,14 +19,22 @@ from stylegan_hub.training.checkpoint import checkpoint_dirs
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-@pytest.fixture(scope="module")
-def grade_exemplars(tmp_path_factory):
-    """Three exemplars of a colour-grade style, made from training photos (unpaired with the held-out ones)."""
-    directory = tmp_path_factory.mktemp("grade")
+def make_exemplars(directory, style):
+    """Three exemplars of a style, made from training photos (unpaired with the held-out ones)."""
     for i, photo in enumerate(sample_photos("train")[:3]):
         photo.thumbnail((192, 192))
-        apply_artwork("grade", photo).save(directory / f"exemplar-{i}.png")
+        apply_artwork(style, photo).save(directory / f"exemplar-{i}.png")
     return directory
+
+
+@pytest.fixture(scope="module")
+def grade_exemplars(tmp_path_factory):
+    return make_exemplars(tmp_path_factory.mktemp("grade"), "grade")
+
+
+@pytest.fixture(scope="module")
+def sketch_exemplars(tmp_path_factory):
+    return make_exemplars(tmp_path_factory.mktemp("sketch"), "sketch")
 
 
 def tiny_args(style_dir, base, output_dir, *extra):
@@ -55,12 +63,12 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
     return float(10 * np.log10(255.0**2 / np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)))
 
 
-def test_finetune_learns_a_style_from_few_images(grade_exemplars, tmp_path):
+def test_finetune_learns_a_style_from_few_images(sketch_exemplars, tmp_path):
     output = finetune.main(
         finetune.parse_args(
             [
                 "--style-images",
-                str(grade_exemplars),
+                str(sketch_exemplars),
                 "--output-dir",
                 str(tmp_path / "style"),
                 "--steps",
@@ -76,12 +84,12 @@ def test_finetune_learns_a_style_from_few_images(grade_exemplars, tmp_path):
     before, after = [], []
     for photo in sample_photos("heldout"):
         photo.thumbnail((160, 160))
-        target = np.asarray(apply_artwork("grade", photo))
+        target = np.asarray(apply_artwork("sketch", photo))
         before.append(psnr(np.asarray(photo), target))
         after.append(psnr(np.asarray(generator.stylize(photo)), target))
     gain = np.mean(after) - np.mean(before)
     print(f"held-out PSNR to the style: photo {np.mean(before):.2f} dB -> fine-tuned {np.mean(after):.2f} dB (+{gain:.2f} dB)")
-    assert gain > 1.0
+    assert gain > 2.0
     # The output directory is complete: EMA generator, discriminator, card with the rebuild command, samples.
     assert StyleDiscriminator.from_pretrained(output / "discriminator")
     card = (output / "README.md").read_text()

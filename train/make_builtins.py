@@ -27,21 +27,21 @@ from stylegan_hub.training import finetune
 from stylegan_hub.training.card import TRAINING_RECORD, write_model_card
 
 REPO = Path(__file__).resolve().parent.parent
-PRETRAIN_ARGS = ["--steps", "1500", "--checkpointing-steps", "250", "--sample-every", "250"]
+PRETRAIN_ARGS = ["--checkpointing-steps", "200", "--sample-every", "200"]
 STYLES = {
     "oil": "Oil paint: flat painterly strokes with visible brush texture.",
     "sketch": "Pencil sketch: graphite lines and hatching on warm paper.",
     "cartoon": "Cartoon: flat colours with bold ink outlines.",
     "grade": "Film grade: teal shadows, orange highlights, lifted blacks and a vignette.",
 }
-FINETUNE_ARGS = ["--steps", "400"]
+FINETUNE_ARGS = ["--steps", "600"]
 SHIPPED = ["config.json", "model.safetensors", "README.md", "sample.png", TRAINING_RECORD, DISCRIMINATOR_SUBFOLDER]
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--only", nargs="+", choices=["base", *STYLES], help="rebuild just these (default: all)")
-    parser.add_argument("--work-dir", default=str(REPO / "build" / "builtins"), help="training outputs and checkpoints")
+    parser.add_argument("--work-dir", default="build/builtins", help="training outputs and checkpoints (default: %(default)s)")
     return parser.parse_args(argv)
 
 
@@ -61,9 +61,10 @@ def ship(trained: Path, name: str, rebuild_command: str) -> Path:
     record["command"] = f"{rebuild_command}  # runs: {record['command']}"
     generator = StyleGenerator.from_directory(target)
     title = "stylegan-hub general base model" if name == "base" else f"{BUILTIN_PREFIX}{name}: a built-in stylegan-hub style"
-    description = STYLES.get(name, "The general model every style is fine-tuned from.")
-    if name != "base":
-        description += " Learned from photos bundled with scikit-image / scikit-learn, painted by `stylegan_hub.artwork`."
+    if name == "base":
+        description = pretrain.BASE_DESCRIPTION
+    else:
+        description = STYLES[name] + " Learned from photos bundled with scikit-image / scikit-learn, painted by `stylegan_hub.artwork`."
     write_model_card(target, generator, title=title, description=description, record=record, model_id=f"{BUILTIN_PREFIX}{name}")
     return target
 

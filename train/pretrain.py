@@ -34,6 +34,11 @@ from stylegan_hub.training.run import TrainingRun, make_optimizers
 from stylegan_hub.training.steps import GanModels, pretrain_step
 
 DOMAINS = ("photo", *ARTWORK_FILTERS)  # domain 0 is the photo itself, then one per artwork filter
+BASE_DESCRIPTION = (
+    "The general model every stylegan-hub style is fine-tuned from: a generator that keeps content faithfully and a "
+    f"discriminator (in `{DISCRIMINATOR_SUBFOLDER}/`) whose features tell photos from kinds of artwork "
+    f"({', '.join(DOMAINS)}). Fine-tune it with `stylegan-hub finetune --base <this model>`."
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -49,8 +54,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--num-downsamples", type=int, default=2, help="(default: %(default)s)")
     parser.add_argument("--d-channels", type=int, nargs="+", default=[32, 64, 128, 128], help="discriminator widths (default: %(default)s)")
     parser.add_argument("--content-weight", type=float, default=1.0, help="(default: %(default)s)")
-    parser.add_argument("--adversarial-weight", type=float, default=0.02, help="(default: %(default)s)")
-    add_common_arguments(parser, steps=3000, resolution=128, batch_size=8, learning_rate=1e-3, augment="translation,cutout")
+    parser.add_argument("--adversarial-weight", type=float, default=0.01, help="(default: %(default)s)")
+    add_common_arguments(parser, steps=1200, resolution=128, batch_size=8, learning_rate=5e-4, augment="translation,cutout")
     return parser
 
 
@@ -89,7 +94,9 @@ def main(args: argparse.Namespace) -> Path:
     generator, discriminator, generator_optimizer, discriminator_optimizer, scheduler = accelerator.prepare(
         generator, discriminator, generator_optimizer, discriminator_optimizer, scheduler
     )
-    models = GanModels(accelerator, generator, discriminator, generator_optimizer, discriminator_optimizer, parse_policy(args.augment))
+    models = GanModels(
+        accelerator, generator, discriminator, generator_optimizer, discriminator_optimizer, parse_policy(args.augment), args.max_grad_norm
+    )
     weights = LossWeights(content=args.content_weight, adversarial=args.adversarial_weight)
     heldout = sample_photos("heldout")
     run = TrainingRun(accelerator, generator, args, heldout)
@@ -117,11 +124,7 @@ def main(args: argparse.Namespace) -> Path:
             output_dir,
             final,
             title="stylegan-hub general base model",
-            description=(
-                "The general model every stylegan-hub style is fine-tuned from: a generator that keeps content "
-                f"faithfully and a discriminator (in `{DISCRIMINATOR_SUBFOLDER}/`) whose features tell photos from "
-                f"kinds of artwork ({', '.join(DOMAINS)}). Fine-tune it with `stylegan-hub finetune --base <this>`."
-            ),
+            description=BASE_DESCRIPTION,
             record=record,
             tags=["stylegan-hub-base"],
         )

@@ -66,7 +66,7 @@ def main(args: argparse.Namespace) -> Path:
     generator, discriminator, generator_optimizer, discriminator_optimizer, scheduler = accelerator.prepare(
         generator, discriminator, generator_optimizer, discriminator_optimizer, scheduler
     )
-    models = GanModels(accelerator, generator, discriminator, generator_optimizer, discriminator_optimizer, augment)
+    models = GanModels(accelerator, generator, discriminator, generator_optimizer, discriminator_optimizer, augment, args.max_grad_norm)
     heldout = sample_photos("heldout")
     run = TrainingRun(accelerator, generator, args, heldout)
 

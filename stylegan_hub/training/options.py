@@ -28,6 +28,7 @@ def add_common_arguments(
     parser.add_argument("--d-learning-rate", type=float, default=None, help="discriminator learning rate (default: the generator's)")
     parser.add_argument("--lr-scheduler", default="constant_with_warmup", help="a diffusers get_scheduler name (default: %(default)s)")
     parser.add_argument("--lr-warmup-steps", type=int, default=20, help="(default: %(default)s)")
+    parser.add_argument("--max-grad-norm", type=float, default=1.0, help="clip gradient norms to this; 0 disables (default: %(default)s)")
     parser.add_argument("--ema-decay", type=float, default=0.995, help="EMA of the generator's weights; 0 disables (default: %(default)s)")
     parser.add_argument("--augment", default=augment, help="DiffAugment policy for the discriminator (default: %(default)s)")
     parser.add_argument("--mixed-precision", choices=["no", "fp16", "bf16"], default="no", help="(default: %(default)s)")

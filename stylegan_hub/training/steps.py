@@ -31,13 +31,17 @@ class GanModels:
     generator_optimizer: torch.optim.Optimizer
     discriminator_optimizer: torch.optim.Optimizer
     augment: list[str]
+    max_grad_norm: float = 1.0
 
     def unwrapped_discriminator(self) -> StyleDiscriminator:
         return self.accelerator.unwrap_model(self.discriminator)
 
     def optimize(self, optimizer: torch.optim.Optimizer, loss: torch.Tensor) -> None:
+        """Backward, clip the gradient norm (one bad batch must not wreck a GAN), step."""
         optimizer.zero_grad(set_to_none=True)
         self.accelerator.backward(loss)
+        if self.max_grad_norm:
+            self.accelerator.clip_grad_norm_([p for group in optimizer.param_groups for p in group["params"]], self.max_grad_norm)
         optimizer.step()
 
 
