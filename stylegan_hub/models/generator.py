@@ -32,7 +32,6 @@ HUB_METADATA = dict(
     pipeline_tag="image-to-image",
     license="apache-2.0",
     tags=["style-transfer", "gan", "image-to-image"],
-    repo_url="https://github.com/stylegan-hub/stylegan-hub",
 )
 
 

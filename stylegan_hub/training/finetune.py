@@ -87,7 +87,6 @@ def main(args: argparse.Namespace) -> Path:
 
 def save_final(output_dir: Path, generator: StyleGenerator, discriminator: StyleDiscriminator, photos, args, seconds: float) -> None:
     generator.eval()
-    discriminator.requires_grad_(True)
     generator.save_pretrained(output_dir)
     discriminator.save_pretrained(output_dir / DISCRIMINATOR_SUBFOLDER)
     save_image(before_after_grid(generator, photos), output_dir / "sample.png")
@@ -104,7 +103,7 @@ def save_final(output_dir: Path, generator: StyleGenerator, discriminator: Style
         output_dir,
         generator,
         title=f"{name}: a stylegan-hub style",
-        description=f"A style learned with [stylegan-hub](https://github.com/stylegan-hub/stylegan-hub) from {len(ImageFolder(args.style_images))} image(s), fine-tuned from `{args.base}` for {args.steps} steps.",
+        description=f"A style learned with stylegan-hub from {len(ImageFolder(args.style_images))} image(s), fine-tuned from `{args.base}` for {args.steps} steps.",
         record=record,
         tags=["stylegan-hub-style"],
     )
