@@ -29,7 +29,17 @@ class DownBlock(nn.Module):
         return F.leaky_relu(self.down(F.leaky_relu(self.conv(x), 0.2)), 0.2)
 
 
-class StyleDiscriminator(HubModel, **HUB_METADATA):
+DISCRIMINATOR_CARD = """---
+{{ card_data }}
+---
+
+The discriminator of a stylegan-hub model: it keeps the model fine-tunable (`stylegan-hub finetune --base <model>`)
+and its frozen features are the perceptual space of the content and style losses. Load it with
+`StyleDiscriminator.from_pretrained("<model>/discriminator")`.
+"""
+
+
+class StyleDiscriminator(HubModel, model_card_template=DISCRIMINATOR_CARD, **HUB_METADATA):
     """Patch discriminator with a feature pyramid for perceptual losses and a domain head for pretraining."""
 
     def __init__(self, channels: list[int] = (32, 64, 128, 128), num_domains: int = 5):

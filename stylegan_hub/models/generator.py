@@ -61,7 +61,16 @@ class UpBlock(nn.Module):
         return F.leaky_relu(self.conv(x) + skip, 0.2)
 
 
-class StyleGenerator(HubModel, **HUB_METADATA):
+GENERATOR_CARD = """---
+{{ card_data }}
+---
+
+A stylegan-hub style model. Use it with `StyleGenerator.from_pretrained("<this model>").stylize("photo.jpg")`
+or `stylegan-hub stylize --model <this model> --output-dir out/ photo.jpg`.
+"""
+
+
+class StyleGenerator(HubModel, model_card_template=GENERATOR_CARD, **HUB_METADATA):
     """Maps a photo in [-1, 1] to the same photo in one learned style.
 
     Use `stylize` for images of any size, mode and format; `forward` is the raw network on a batch whose height and
