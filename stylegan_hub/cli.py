@@ -12,14 +12,21 @@ from .errors import StyleGanHubError
 PROG = "stylegan-hub"
 
 
-def default_device() -> str:
+def resolve_device(name: str | None):
+    """`--device` as a torch device: the best available one by default, a clear error for a bad or absent one."""
     import torch
 
-    return "cuda" if torch.cuda.is_available() else "mps" if torch.backends.mps.is_available() else "cpu"
+    if name is None:
+        return torch.device("cuda" if torch.cuda.is_available() else "mps" if torch.backends.mps.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+        torch.empty(0, device=device)
+    except (RuntimeError, AssertionError) as error:
+        raise StyleGanHubError(f"--device {name}: not usable here ({str(error).splitlines()[0]}); try --device cpu") from None
+    return device
 
 
 def cmd_stylize(args: argparse.Namespace) -> int:
-    import torch
     from tqdm.auto import tqdm
 
     from .images import expand_image_paths, save_image
@@ -36,7 +43,7 @@ def cmd_stylize(args: argparse.Namespace) -> int:
         raise StyleGanHubError(
             f"several inputs would be written to the same file ({', '.join(clashes)}); stylize them into separate folders"
         )
-    generator = StyleGenerator.from_pretrained(args.model, map_location=torch.device(args.device or default_device()))
+    generator = StyleGenerator.from_pretrained(args.model, map_location=resolve_device(args.device))
     failures = 0
     for path, target in tqdm(list(zip(inputs, targets)), desc="stylize", unit="image", disable=len(inputs) < 2):
         try:
@@ -88,11 +95,11 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 def cached_styles() -> list[str]:
     """Hub repos in the local cache whose files are a stylegan-hub generator."""
-    from huggingface_hub import scan_cache_dir
+    from huggingface_hub import constants, scan_cache_dir
     from huggingface_hub.errors import CacheNotFound
 
     try:
-        cache = scan_cache_dir()
+        cache = scan_cache_dir(constants.HF_HUB_CACHE)
     except CacheNotFound:
         return []
     found = set()

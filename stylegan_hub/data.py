@@ -119,7 +119,7 @@ class RandomCrops:
         if max(image.size) > self.max_side:
             image = image.copy()
             image.thumbnail((self.max_side, self.max_side), Image.Resampling.LANCZOS)
-        return torch.from_numpy(np.asarray(image.convert("RGB"))).permute(2, 0, 1).contiguous()  # (3, H, W) uint8
+        return torch.from_numpy(np.array(image.convert("RGB"))).permute(2, 0, 1).contiguous()  # (3, H, W) uint8
 
     def crop(self, index: int) -> torch.Tensor:
         """One random crop of image `index`: (3, resolution, resolution) in [-1, 1]."""

@@ -192,15 +192,17 @@ def stylize(
     return result
 
 
-def before_after_grid(generator: "StyleGenerator", photos: list[Image.Image], height: int = 192) -> Image.Image:
-    """One row per photo: the photo, then its stylized version; used for samples and model cards."""
-    rows = []
-    for photo in photos:
-        photo = photo.convert("RGB").resize((max(1, round(photo.width * height / photo.height)), height), Image.Resampling.LANCZOS)
-        rows.append((photo, stylize(generator, photo)))
-    width = max(2 * photo.width for photo, _ in rows)
-    grid = Image.new("RGB", (width, height * len(rows)), "white")
-    for i, (photo, styled) in enumerate(rows):
-        grid.paste(photo, (0, i * height))
-        grid.paste(styled, (photo.width, i * height))
+def comparison_grid(photos: list[Image.Image], generators: list["StyleGenerator"], height: int = 192) -> Image.Image:
+    """One row per photo: the photo, then its stylized version by each generator, all `height` pixels tall."""
+    resized = [p.convert("RGB").resize((max(1, round(p.width * height / p.height)), height), Image.Resampling.LANCZOS) for p in photos]
+    width = max(photo.width for photo in resized)
+    grid = Image.new("RGB", (width * (1 + len(generators)), height * len(resized)), "white")
+    for row, photo in enumerate(resized):
+        for column, image in enumerate([photo, *(stylize(g, photo) for g in generators)]):
+            grid.paste(image, (column * width, row * height))
     return grid
+
+
+def before_after_grid(generator: "StyleGenerator", photos: list[Image.Image], height: int = 192) -> Image.Image:
+    """Photo beside its stylized version, one row per photo; used for samples and model cards."""
+    return comparison_grid(photos, [generator], height)

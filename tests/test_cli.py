@@ -116,3 +116,32 @@ def test_cli_finetune_matches_training_script_output(tmp_path, tiny_base, photos
 def test_console_script_entry_point_runs():
     result = subprocess.run([sys.executable, "-m", "stylegan_hub.cli", "--version"], capture_output=True, text=True)
     assert result.returncode == 0 and "stylegan-hub" in result.stdout
+
+
+def test_device_option(photos, tmp_path, tiny_style, capsys):
+    assert main(["stylize", "--model", tiny_style, "--device", "cpu", "-o", str(tmp_path / "cpu.png"), str(photos / "a.png")]) == 0
+    for device in ["no-such-device", "cuda:7"]:
+        assert main(["stylize", "--model", tiny_style, "--device", device, "-o", str(tmp_path / "x.png"), str(photos / "a.png")]) == 1
+        assert f"--device {device}: not usable here" in capsys.readouterr().err
+    assert not (tmp_path / "x.png").exists()
+
+
+def test_styles_lists_cached_hub_styles_after_builtins(tmp_path, tiny_base, monkeypatch, capsys):
+    """A style pulled from the Hub earlier sits in the cache as models--org--name/snapshots/<commit>/."""
+    import shutil
+
+    from huggingface_hub import constants
+
+    cache = tmp_path / "hub"
+    commit = "0" * 40
+    for repo, source in [("org/my-style", tiny_base), ("org/a-discriminator", tiny_base / "discriminator")]:
+        folder = cache / f"models--{repo.replace('/', '--')}"
+        shutil.copytree(source, folder / "snapshots" / commit, ignore=shutil.ignore_patterns("discriminator"))
+        (folder / "refs").mkdir()
+        (folder / "refs" / "main").write_text(commit)
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(cache))
+    assert main(["styles"]) == 0
+    listed = capsys.readouterr().out.split()
+    from stylegan_hub import builtin_styles
+
+    assert listed == [*builtin_styles(), "org/my-style"]  # the discriminator repo is not a style

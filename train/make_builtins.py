@@ -22,6 +22,7 @@ from stylegan_hub import StyleGenerator
 from stylegan_hub.artwork import apply_artwork
 from stylegan_hub.data import sample_photos
 from stylegan_hub.images import save_image
+from stylegan_hub.inference import comparison_grid
 from stylegan_hub.models.hub import BUILTIN_DIR, BUILTIN_PREFIX, DISCRIMINATOR_SUBFOLDER
 from stylegan_hub.training import finetune
 from stylegan_hub.training.card import TRAINING_RECORD, write_model_card
@@ -77,19 +78,10 @@ def make_exemplars(style: str, directory: Path) -> Path:
     return directory
 
 
-def styles_grid(path: Path, height: int = 224) -> None:
+def styles_grid(path: Path) -> None:
     """README picture: each held-out photo, then each built-in style applied to it."""
-    photos = []
-    for photo in sample_photos("heldout"):
-        photo = photo.resize((round(photo.width * height / photo.height), height), Image.Resampling.LANCZOS)
-        photos.append(photo)
     generators = [StyleGenerator.from_pretrained(BUILTIN_PREFIX + name) for name in STYLES]
-    width = max(p.width for p in photos)
-    grid = Image.new("RGB", (width * (1 + len(generators)), height * len(photos)), "white")
-    for row, photo in enumerate(photos):
-        for column, image in enumerate([photo, *(g.stylize(photo) for g in generators)]):
-            grid.paste(image, (column * width, row * height))
-    save_image(grid, path)
+    save_image(comparison_grid(sample_photos("heldout"), generators, height=224), path)
 
 
 def main(args: argparse.Namespace) -> None:

@@ -94,7 +94,7 @@ def save_final(output_dir: Path, generator: StyleGenerator, discriminator: Style
         "task": "finetune",
         "base": args.base,
         "steps": args.steps,
-        "train_seconds": round(seconds, 1),
+        "train_seconds": seconds,
         "command": command_line("stylegan-hub finetune", build_parser(), args),
         "arguments": recorded_arguments(build_parser(), args),
     }
