@@ -2,10 +2,11 @@
 
 __version__ = "0.1.0"
 
-from .errors import ImageLoadError, ModelLoadError, StyleGanHubError  # noqa: E402
+from .errors import HubError, ImageLoadError, ModelLoadError, StyleGanHubError  # noqa: E402
 from .models import StyleDiscriminator, StyleGenerator, builtin_styles  # noqa: E402
 
 __all__ = [
+    "HubError",
     "ImageLoadError",
     "ModelLoadError",
     "StyleDiscriminator",

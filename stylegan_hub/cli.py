@@ -43,7 +43,7 @@ def cmd_stylize(args: argparse.Namespace) -> int:
         raise StyleGanHubError(
             f"several inputs would be written to the same file ({', '.join(clashes)}); stylize them into separate folders"
         )
-    generator = StyleGenerator.from_pretrained(args.model, map_location=resolve_device(args.device))
+    generator = StyleGenerator.from_pretrained(args.model, revision=args.revision, map_location=resolve_device(args.device))
     failures = 0
     for path, target in tqdm(list(zip(inputs, targets)), desc="stylize", unit="image", disable=len(inputs) < 2):
         try:
@@ -72,9 +72,9 @@ def cmd_info(args: argparse.Namespace) -> int:
     from .models.hub import DISCRIMINATOR_SUBFOLDER
     from .training.card import TRAINING_RECORD
 
-    directory = resolve_model_dir(args.model)
+    directory = resolve_model_dir(args.model, revision=args.revision)
     generator = StyleGenerator.from_directory(directory)
-    print(f"model:          {args.model}")
+    print(f"model:          {args.model}" + (f" @ {args.revision}" if args.revision else ""))
     print(f"directory:      {directory}")
     print(f"config:         {json.dumps(generator._hub_mixin_config, sort_keys=True)}")
     print(f"parameters:     {generator.num_parameters():,}")
@@ -90,6 +90,40 @@ def cmd_info(args: argparse.Namespace) -> int:
         print(f"command:        {record.get('command')}")
     else:
         print("trained:        no training record")
+    return 0
+
+
+def cmd_push(args: argparse.Namespace) -> int:
+    from .training.hub import push_model_dir
+
+    result = push_model_dir(
+        args.model_dir,
+        args.repo_id,
+        private=args.private or None,
+        revision=args.revision,
+        create_pr=args.create_pr,
+        commit_message=args.commit_message,
+    )
+    print(f"pushed {args.model_dir} to {result.url}")
+    print(f"commit: {result.commit_url}")
+    revision = f" --revision {result.revision}" if result.revision != "main" and not result.pull_request_url else ""
+    print(f"use it: {PROG} stylize --model {args.repo_id}{revision} --output-dir stylized photo.jpg")
+    return 0
+
+
+def cmd_pull(args: argparse.Namespace) -> int:
+    from .models import StyleDiscriminator, StyleGenerator
+    from .models.hub import DISCRIMINATOR_SUBFOLDER, download_model
+
+    directory = download_model(args.repo_id, revision=args.revision, local_dir=args.output_dir)
+    generator = StyleGenerator.from_directory(directory)
+    can_finetune = (directory / DISCRIMINATOR_SUBFOLDER).is_dir()
+    if can_finetune:
+        StyleDiscriminator.from_directory(directory / DISCRIMINATOR_SUBFOLDER)
+    print(f"pulled {args.repo_id}" + (f" @ {args.revision}" if args.revision else "") + f" into {directory}")
+    print(f"generator: {generator.num_parameters():,} parameters; discriminator: {'yes' if can_finetune else 'no'}")
+    model = args.output_dir or args.repo_id + (f" --revision {args.revision}" if args.revision else "")
+    print(f"use it (also offline): {PROG} stylize --model {model} --output-dir stylized photo.jpg")
     return 0
 
 
@@ -144,6 +178,7 @@ def build_parser() -> argparse.ArgumentParser:
     stylize.add_argument("--preserve-color", action="store_true", help="keep the photo's colours, take the style's texture and tone")
     stylize.add_argument("--max-side", type=int, default=None, help="downscale inputs whose longer side exceeds this")
     stylize.add_argument("--tile", type=int, default=None, help="tile size in pixels for large images (default: automatic; 0: never)")
+    stylize.add_argument("--revision", default=None, help="branch, tag or commit of a Hub model (default: main)")
     stylize.add_argument("--device", default=None, help="cpu, cuda, cuda:1, mps... (default: the best available)")
     stylize.set_defaults(run=cmd_stylize)
 
@@ -158,7 +193,24 @@ def build_parser() -> argparse.ArgumentParser:
 
     info = commands.add_parser("info", help="show a model's config, size and how it was trained")
     info.add_argument("model", metavar="MODEL", help="built-in name, model folder or Hub repo id")
+    info.add_argument("--revision", default=None, help="branch, tag or commit of a Hub model (default: main)")
     info.set_defaults(run=cmd_info)
+
+    token_note = "The token comes from `hf auth login` or HF_TOKEN."
+    push = commands.add_parser("push", help="publish a model folder to the Hugging Face Hub", description=token_note)
+    push.add_argument("model_dir", metavar="MODEL_DIR", help="a folder written by training or save_pretrained")
+    push.add_argument("repo_id", metavar="REPO_ID", help="e.g. your-name/my-style")
+    push.add_argument("--private", action="store_true", help="create the repo as private (an existing repo keeps its visibility)")
+    push.add_argument("--revision", default=None, help="push to this branch, created from main when missing")
+    push.add_argument("--create-pr", action="store_true", help="open a pull request instead of committing to main")
+    push.add_argument("--commit-message", default=None)
+    push.set_defaults(run=cmd_push)
+
+    pull = commands.add_parser("pull", help="download a style from the Hub, for offline use or further fine-tuning", description=token_note)
+    pull.add_argument("repo_id", metavar="REPO_ID")
+    pull.add_argument("--revision", default=None, help="branch, tag or commit (default: main)")
+    pull.add_argument("--output-dir", default=None, help="copy the files here (default: only the Hub cache, which works offline)")
+    pull.set_defaults(run=cmd_pull)
 
     styles = commands.add_parser("styles", help="list styles: built-in first, then those in the local Hub cache")
     styles.set_defaults(run=cmd_styles)

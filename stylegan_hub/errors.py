@@ -11,3 +11,7 @@ class ImageLoadError(StyleGanHubError, ValueError):
 
 class ModelLoadError(StyleGanHubError, ValueError):
     """A model name, directory, config or weights file cannot be used."""
+
+
+class HubError(StyleGanHubError):
+    """Talking to the Hugging Face Hub failed: no access, no network, a rejected push or a corrupt download."""

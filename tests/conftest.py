@@ -9,6 +9,16 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
 os.environ["HF_HOME"] = tempfile.mkdtemp(prefix="stylegan-hub-test-hf-")
 os.environ.setdefault("TQDM_DISABLE", "1")
+# Hub tests talk to a loopback server speaking the Hub's protocol (tests/hub_server.py); it binds its port now so
+# HF_ENDPOINT can name it before huggingface_hub reads it. Short timeouts keep the network-failure tests quick.
+from hub_server import HubServer  # noqa: E402
+
+HUB = HubServer()
+os.environ["HF_ENDPOINT"] = HUB.url
+os.environ["HF_HUB_ETAG_TIMEOUT"] = "2"
+os.environ["HF_HUB_DOWNLOAD_TIMEOUT"] = "2"
+os.environ.pop("HF_TOKEN", None)
+os.environ.pop("HUGGING_FACE_HUB_TOKEN", None)
 
 import pytest  # noqa: E402
 import torch  # noqa: E402
@@ -37,3 +47,20 @@ def tiny_base(tmp_path_factory) -> Path:
     StyleGenerator(base_channels=4, num_res_blocks=1).save_pretrained(directory)
     StyleDiscriminator(channels=[8, 8, 8], num_domains=5).save_pretrained(directory / "discriminator")
     return directory
+
+
+@pytest.fixture
+def hub(monkeypatch, tmp_path) -> HubServer:
+    """The loopback Hub, emptied for this test, with huggingface_hub online against it and a fresh cache.
+
+    HF_TOKEN is the server's write token (user `tester`, who may also write to the `org` namespace).
+    """
+    from huggingface_hub import constants
+
+    HUB.start()
+    HUB.reset()
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hf-cache"))
+    monkeypatch.setenv("HF_TOKEN", HUB.WRITE_TOKEN)
+    yield HUB
+    HUB.clear_faults()

@@ -43,6 +43,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--only", nargs="+", choices=["base", *STYLES], help="rebuild just these (default: all)")
     parser.add_argument("--work-dir", default="build/builtins", help="training outputs and checkpoints (default: %(default)s)")
+    parser.add_argument("--cards-only", action="store_true", help="only re-render the shipped model cards (after a template change)")
     return parser.parse_args(argv)
 
 
@@ -60,14 +61,18 @@ def ship(trained: Path, name: str, rebuild_command: str) -> Path:
             shutil.copy2(source, target / item)
     record = json.loads((target / TRAINING_RECORD).read_text())
     record["command"] = f"{rebuild_command}  # runs: {record['command']}"
-    generator = StyleGenerator.from_directory(target)
-    title = "stylegan-hub general base model" if name == "base" else f"{BUILTIN_PREFIX}{name}: a built-in stylegan-hub style"
+    write_builtin_card(name, record)
+    return target
+
+
+def write_builtin_card(name: str, record: dict) -> None:
+    """The shipped card: built-in title and description, used as `builtin:NAME`."""
     if name == "base":
-        description = pretrain.BASE_DESCRIPTION
+        record.update(title="stylegan-hub general base model", description=pretrain.BASE_DESCRIPTION)
     else:
         description = STYLES[name] + " Learned from photos bundled with scikit-image / scikit-learn, painted by `stylegan_hub.artwork`."
-    write_model_card(target, generator, title=title, description=description, record=record, model_id=f"{BUILTIN_PREFIX}{name}")
-    return target
+        record.update(title=f"{BUILTIN_PREFIX}{name}: a built-in stylegan-hub style", description=description)
+    write_model_card(BUILTIN_DIR / name, record, model_id=f"{BUILTIN_PREFIX}{name}")
 
 
 def make_exemplars(style: str, directory: Path) -> Path:
@@ -87,6 +92,10 @@ def styles_grid(path: Path) -> None:
 def main(args: argparse.Namespace) -> None:
     work = Path(args.work_dir)
     chosen = args.only or ["base", *STYLES]
+    if args.cards_only:
+        for name in chosen:
+            write_builtin_card(name, json.loads((BUILTIN_DIR / name / TRAINING_RECORD).read_text()))
+        return
     if "base" in chosen:
         trained = pretrain.main(pretrain.parse_args([*PRETRAIN_ARGS, "--output-dir", str(work / "base")]))
         ship(trained, "base", "python train/make_builtins.py --only base")

@@ -8,6 +8,7 @@ non-photorealistic filters (`stylegan_hub.artwork`). The result is the starting 
     python train/pretrain.py --train-data-dir photos/ --output-dir outputs/base    # a folder of photos
     python train/pretrain.py --dataset org/photos --output-dir outputs/base        # a Hugging Face dataset
     accelerate launch train/pretrain.py --dataset org/photos --output-dir outputs/base   # many GPUs / nodes
+    python train/pretrain.py --output-dir outputs/base --push-to-hub you/stylegan-hub-base     # and publish it
 """
 
 from __future__ import annotations
@@ -24,11 +25,8 @@ from stylegan_hub import StyleDiscriminator, StyleGenerator
 from stylegan_hub.artwork import ARTWORK_FILTERS
 from stylegan_hub.augment import parse_policy
 from stylegan_hub.data import ImageFolder, RandomCrops, load_hf_dataset, sample_photos
-from stylegan_hub.images import save_image
-from stylegan_hub.inference import before_after_grid
 from stylegan_hub.losses import LossWeights
 from stylegan_hub.models.hub import DISCRIMINATOR_SUBFOLDER
-from stylegan_hub.training.card import write_model_card
 from stylegan_hub.training.options import add_common_arguments, command_line, recorded_arguments
 from stylegan_hub.training.run import TrainingRun, make_optimizers
 from stylegan_hub.training.steps import GanModels, pretrain_step
@@ -99,7 +97,17 @@ def main(args: argparse.Namespace) -> Path:
     )
     weights = LossWeights(content=args.content_weight, adversarial=args.adversarial_weight)
     heldout = sample_photos("heldout")
-    run = TrainingRun(accelerator, generator, args, heldout)
+    record = {
+        "task": "pretrain",
+        "title": "stylegan-hub general base model",
+        "description": BASE_DESCRIPTION,
+        "tags": ["stylegan-hub-base"],
+        "datasets": [args.dataset] if args.dataset and "/" in args.dataset else [],
+        "domains": list(DOMAINS),
+        "command": command_line("python train/pretrain.py", build_parser(), args),
+        "arguments": recorded_arguments(build_parser(), args),
+    }
+    run = TrainingRun(accelerator, generator, discriminator, args, heldout, record)
 
     for step in run.steps("pretrain"):
         batch, domains = with_artwork(crops.sample(args.batch_size)[0])
@@ -107,30 +115,7 @@ def main(args: argparse.Namespace) -> Path:
         scheduler.step()
         run.end_step(step, losses)
 
-    final = run.final_generator()
-    if accelerator.is_main_process:
-        final.save_pretrained(output_dir)
-        accelerator.unwrap_model(discriminator).save_pretrained(output_dir / DISCRIMINATOR_SUBFOLDER)
-        save_image(before_after_grid(final, heldout), output_dir / "sample.png")
-        record = {
-            "task": "pretrain",
-            "steps": args.steps,
-            "train_seconds": run.seconds,
-            "command": command_line("python train/pretrain.py", build_parser(), args),
-            "arguments": recorded_arguments(build_parser(), args),
-            "domains": list(DOMAINS),
-        }
-        write_model_card(
-            output_dir,
-            final,
-            title="stylegan-hub general base model",
-            description=BASE_DESCRIPTION,
-            record=record,
-            tags=["stylegan-hub-base"],
-        )
-    accelerator.wait_for_everyone()
-    accelerator.end_training()
-    return output_dir
+    return run.finish()
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .generator import HUB_METADATA
-from .hub import HubModel
+from .hub import DISCRIMINATOR_SUBFOLDER, HubModel
 
 
 class DownBlock(nn.Module):
@@ -41,6 +41,8 @@ and its frozen features are the perceptual space of the content and style losses
 
 class StyleDiscriminator(HubModel, model_card_template=DISCRIMINATOR_CARD, **HUB_METADATA):
     """Patch discriminator with a feature pyramid for perceptual losses and a domain head for pretraining."""
+
+    hub_subfolder = DISCRIMINATOR_SUBFOLDER
 
     def __init__(self, channels: list[int] = (32, 64, 128, 128), num_domains: int = 5):
         super().__init__()

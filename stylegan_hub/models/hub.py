@@ -12,13 +12,15 @@ import inspect
 import json
 import os
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
 import torch
 from huggingface_hub import PyTorchModelHubMixin
 
-from ..errors import ModelLoadError
+from ..errors import HubError, ModelLoadError, StyleGanHubError
 
 T = TypeVar("T", bound="HubModel")
 
@@ -67,43 +69,162 @@ def resolve_model_dir(
         raise ModelLoadError(
             f"{name}: no such directory, and not a Hub repo id (org/name); built-in models are {', '.join(builtin_names())}"
         )
-    return _download(name, revision, token, cache_dir, local_files_only, force_download)
+    return download_model(
+        name, revision=revision, token=token, cache_dir=cache_dir, local_files_only=local_files_only, force_download=force_download
+    )
 
 
-def _download(repo_id, revision, token, cache_dir, local_files_only, force_download) -> Path:
-    from huggingface_hub import snapshot_download
+# What a style repo holds that loading or fine-tuning needs: configs, weights, the card and its sample image.
+DOWNLOAD_PATTERNS = ["*.json", "*.safetensors", "*.md", "*.png"]
+
+
+def _short(error: BaseException) -> str:
+    text = str(error).strip().splitlines()
+    return text[0] if text else error.__class__.__name__
+
+
+@contextmanager
+def hub_errors(repo_id: str, revision: str | None, *, action: str, error: type[StyleGanHubError] = HubError) -> Iterator[None]:
+    """Turn what huggingface_hub and its HTTP client raise into one `error` that says what to do.
+
+    `action` completes "while ..." in messages (e.g. "downloading it"). Messages never contain the token.
+    """
+    import httpx2
+    from huggingface_hub import constants
     from huggingface_hub.errors import (
+        GatedRepoError,
         HfHubHTTPError,
         LocalEntryNotFoundError,
+        OfflineModeIsEnabled,
         RepositoryNotFoundError,
         RevisionNotFoundError,
     )
 
+    at = f"{repo_id}@{revision}" if revision else repo_id
+    endpoint = constants.ENDPOINT
     try:
-        return Path(
-            snapshot_download(
-                repo_id,
-                revision=revision,
-                token=token,
-                cache_dir=cache_dir,
-                local_files_only=local_files_only,
-                force_download=force_download,
-                allow_patterns=["*.json", "*.safetensors", "*.md", "*.png"],
-            )
-        )
+        yield
+    except GatedRepoError:
+        raise error(f"{at}: gated; accept its conditions on its Hub page, then use a token of that account") from None
     except RepositoryNotFoundError:
-        raise ModelLoadError(
-            f"{repo_id}: no such model on the Hub (or it is private: log in with `hf auth login` or pass a token)"
+        raise error(
+            f"{at}: no such model on the Hub, or it is private and your token cannot see it; "
+            "log in with `hf auth login` or set HF_TOKEN to a token with access"
         ) from None
     except RevisionNotFoundError:
-        raise ModelLoadError(f"{repo_id}: revision {revision!r} not found; check the branch, tag or commit") from None
-    except LocalEntryNotFoundError:
-        raise ModelLoadError(
-            f"{repo_id}: not in the local cache and the Hub cannot be reached; "
-            "connect once to download it (it is then cached), or unset HF_HUB_OFFLINE"
+        raise error(f"{repo_id}: revision {revision!r} not found; check the branch, tag or commit (the default is main)") from None
+    except (OfflineModeIsEnabled, LocalEntryNotFoundError) as failure:
+        cause = failure.__cause__ or failure.__context__
+        if constants.is_offline_mode() or isinstance(failure, OfflineModeIsEnabled) or isinstance(cause, OfflineModeIsEnabled):
+            raise error(
+                f"{at}: not in the local cache, and HF_HUB_OFFLINE=1 forbids downloading it; "
+                f"unset HF_HUB_OFFLINE once (or run `stylegan-hub pull {repo_id}` while online): it then works offline"
+            ) from None
+        if isinstance(cause, HfHubHTTPError) and cause.response is not None:
+            reason = f"the Hub answered HTTP {cause.response.status_code}"
+        elif isinstance(cause, httpx2.TimeoutException):
+            reason = "the request timed out"
+        else:
+            reason = f"cannot connect: {_short(cause or failure)}"
+        raise error(
+            f"{at}: could not fetch it from the Hub at {endpoint} ({reason}) and it is not in the local cache; "
+            "check the network (or HF_ENDPOINT) and try again. Once downloaded, it also works offline"
         ) from None
-    except HfHubHTTPError as error:
-        raise ModelLoadError(f"{repo_id}: download failed ({error.__class__.__name__}: {error})") from None
+    except HfHubHTTPError as failure:
+        status = failure.response.status_code if failure.response is not None else None
+        if status == 401:
+            raise error(f"{at}: the Hub rejected your token (401); log in again with `hf auth login` or set a valid HF_TOKEN") from None
+        if status == 403:
+            raise error(
+                f"{at}: your token may not do this (403 Forbidden) while {action}; use a token with write access "
+                "(https://huggingface.co/settings/tokens) to a namespace you own or belong to"
+            ) from None
+        if status is not None and status >= 500:
+            raise error(f"{at}: the Hub failed with HTTP {status} while {action}; try again in a while") from None
+        raise error(f"{at}: the Hub refused the request while {action} ({_short(failure)})") from None
+    except httpx2.TimeoutException:
+        raise error(
+            f"{at}: timed out talking to the Hub at {endpoint} while {action}; check your connection and try again "
+            "(HF_HUB_ETAG_TIMEOUT and HF_HUB_DOWNLOAD_TIMEOUT raise the limits)"
+        ) from None
+    except httpx2.TransportError as failure:
+        raise error(
+            f"{at}: cannot reach the Hub at {endpoint} while {action} ({_short(failure)}); check your connection or HF_ENDPOINT"
+        ) from None
+    except OSError as failure:
+        if "Consistency check failed" not in str(failure):
+            raise
+        raise error(f"{at}: the download was cut short ({_short(failure)}); run the command again, it resumes") from None
+
+
+def _file_versions(root: Path) -> dict[Path, int]:
+    return {path: path.stat().st_mtime_ns for path in root.rglob("*") if path.is_file()} if root.is_dir() else {}
+
+
+def download_model(
+    repo_id: str,
+    *,
+    revision: str | None = None,
+    token: str | bool | None = None,
+    cache_dir: str | os.PathLike | None = None,
+    local_dir: str | os.PathLike | None = None,
+    local_files_only: bool = False,
+    force_download: bool = False,
+) -> Path:
+    """Download a style repo into the Hub cache (or `local_dir`) and return its directory.
+
+    Files fetched by this call are checked against the Hub's checksums: the HTTP client only checks sizes, and a file
+    with flipped bytes would otherwise load as a silently broken model. A corrupt file is removed and fetched once more.
+    Nothing new fetched (a cached model, or the Hub unreachable) means nothing to check and no extra request.
+    """
+    import httpx2
+    from huggingface_hub import HfApi, constants, snapshot_download
+    from huggingface_hub.errors import HfHubHTTPError
+    from huggingface_hub.file_download import repo_folder_name
+
+    cache = Path(cache_dir or constants.HF_HUB_CACHE)
+    watched = Path(local_dir) if local_dir is not None else cache / repo_folder_name(repo_id=repo_id, repo_type="model") / "blobs"
+
+    def fetch() -> tuple[Path, bool]:
+        before = _file_versions(watched)
+        directory = snapshot_download(
+            repo_id,
+            revision=revision,
+            token=token,
+            cache_dir=cache_dir,
+            local_dir=local_dir,
+            local_files_only=local_files_only,
+            force_download=force_download,
+            allow_patterns=DOWNLOAD_PATTERNS,
+        )
+        return Path(directory), _file_versions(watched) != before
+
+    with hub_errors(repo_id, revision, action="downloading it", error=ModelLoadError):
+        directory, fetched = fetch()
+        api = HfApi(token=token)
+        for attempt in range(2):
+            if not fetched:
+                return directory
+            where = {"local_dir": directory} if local_dir is not None else {"cache_dir": cache}
+            commit = revision if local_dir is not None else directory.name
+            try:
+                report = api.verify_repo_checksums(repo_id, revision=commit, **where)
+            except (httpx2.TransportError, HfHubHTTPError):
+                return directory  # the Hub went away right after serving the files; they passed its size checks
+            if not report.mismatches:
+                return directory
+            for mismatch in report.mismatches:
+                path = directory / mismatch["path"]
+                blob = path.resolve()
+                path.unlink(missing_ok=True)
+                blob.unlink(missing_ok=True)
+            if attempt == 0:
+                directory, fetched = fetch()
+    bad = ", ".join(m["path"] for m in report.mismatches)
+    raise ModelLoadError(
+        f"{repo_id}: downloaded {bad} twice and it did not match the Hub's checksum either time; the corrupt copy was "
+        "removed. Check your connection or proxy and try again"
+    )
 
 
 def read_config(directory: Path, cls: type) -> dict[str, Any]:
@@ -167,6 +288,10 @@ def load_weights_strict(model: torch.nn.Module, path: Path) -> None:
 class HubModel(torch.nn.Module, PyTorchModelHubMixin):
     """Base class: the mixin's saving plus markers in `config.json`, and strict loading."""
 
+    # A model stored in a subfolder of a style repo (the discriminator) names it here, so that
+    # `from_pretrained("org/style")` finds it beside the generator.
+    hub_subfolder: str | None = None
+
     def save_pretrained(self, save_directory: str | os.PathLike, *, config: dict | None = None, **kwargs):
         from .. import __version__
 
@@ -195,6 +320,8 @@ class HubModel(torch.nn.Module, PyTorchModelHubMixin):
             local_files_only=local_files_only,
             force_download=force_download,
         )
+        if cls.hub_subfolder and (directory / cls.hub_subfolder / CONFIG_NAME).is_file():
+            directory = directory / cls.hub_subfolder
         return cls.from_directory(directory, map_location=map_location)
 
     @classmethod

@@ -1,4 +1,8 @@
-"""Model cards: what a saved style is, how to use it and exactly how it was made."""
+"""Model cards: what a saved style is, how to use it and exactly how it was made.
+
+The card is rendered from what the model directory holds (config and weights, the training record, measured
+figures), so the same card can be written after training and re-rendered with the repo id when it is pushed.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +12,12 @@ from pathlib import Path
 from huggingface_hub import ModelCard, ModelCardData
 
 from ..models import StyleGenerator
-from ..models.hub import _REPO_ID, BUILTIN_PREFIX
+from ..models.hub import _REPO_ID, BUILTIN_PREFIX, DISCRIMINATOR_SUBFOLDER
 
 TRAINING_RECORD = "training_args.json"
+METRICS_FILE = "metrics.json"  # figures measured for this model (a flat JSON object), shown in the card when present
+SAMPLE_IMAGE = "sample.png"
+CARD_NAME = "README.md"
 
 CARD_TEMPLATE = """---
 {{ card_data }}
@@ -19,32 +26,42 @@ CARD_TEMPLATE = """---
 # {{ title }}
 
 {{ description }}
-
+{% if sample_image %}
 ![Before / after]({{ sample_image }})
 
-*Left: photo. Right: stylized by this model.*
-
+*Left: photos. Right: stylized by this model.*
+{% endif %}
 ## Use it
 
 ```bash
 pip install stylegan-hub
-stylegan-hub stylize --model {{ model_id }} --output-dir stylized photo.jpg
+stylegan-hub stylize --model {{ model_id }}{{ revision_flag }} --output-dir stylized photo.jpg
 ```
 
 ```python
 from stylegan_hub import StyleGenerator
 
-generator = StyleGenerator.from_pretrained("{{ model_id }}")
+generator = StyleGenerator.from_pretrained("{{ model_id }}"{{ revision_arg }})
 generator.stylize("photo.jpg").save("stylized.png")
 ```
+{% if has_discriminator %}
+Its discriminator is in `{{ discriminator_subfolder }}/`, so the style can be fine-tuned further:
 
+```bash
+stylegan-hub finetune --base {{ model_id }} --style-images my_style/ --output-dir my-style
+```
+{% endif %}
 ## Model
 
 - Architecture: `StyleGenerator` {{ config }}
-- Parameters: {{ parameters }}; {{ gflops }} GFLOP per 512x512 image
 {% if base_model %}- Fine-tuned from: `{{ base_model }}`
 {% endif %}
+## Figures
 
+| measure | value |
+|---|---|
+{% for name, value in figures %}| {{ name }} | {{ value }} |
+{% endfor %}{% if command %}
 ## Training
 
 Rebuild it with:
@@ -58,43 +75,62 @@ Training arguments:
 ```json
 {{ arguments }}
 ```
-"""
+{% endif %}"""
 
 
-def write_model_card(
-    output_dir: Path,
-    generator: StyleGenerator,
-    *,
-    title: str,
-    description: str,
-    record: dict,
-    model_id: str | None = None,
-    sample_image: str = "sample.png",
-    tags: list[str] | None = None,
-) -> ModelCard:
-    """Write README.md (the card) and the machine-readable training record next to the weights."""
-    base = record.get("base")
+def _read_json(path: Path) -> dict:
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+
+
+def _hub_base_model(base: str | None) -> str | None:
+    """The base model as Hub metadata: only a Hub repo id qualifies (not a built-in name or a local folder)."""
+    if base and _REPO_ID.match(base) and "/" in base and not base.startswith(BUILTIN_PREFIX) and not Path(base).exists():
+        return base
+    return None
+
+
+def model_card(directory: Path, *, model_id: str | None = None, revision: str | None = None) -> ModelCard:
+    """The card of the model saved in `directory`, for users loading it as `model_id` (default: the directory)."""
+    directory = Path(directory)
+    generator = StyleGenerator.from_directory(directory)
+    record = _read_json(directory / TRAINING_RECORD)
+    base_model = _hub_base_model(record.get("base"))
     data = ModelCardData(
         library_name="stylegan-hub",
         pipeline_tag="image-to-image",
         license="apache-2.0",
-        tags=sorted({"style-transfer", "gan", "image-to-image", *(tags or [])}),
-        base_model=base if base and _REPO_ID.match(base) and not base.startswith(BUILTIN_PREFIX) else None,
+        tags=sorted({"style-transfer", "gan", "image-to-image", *record.get("tags", [])}),
+        base_model=base_model,
+        base_model_relation="finetune" if base_model else None,
+        datasets=record.get("datasets") or None,
     )
-    card = ModelCard.from_template(
+    figures = [("parameters", f"{generator.num_parameters():,}"), ("GFLOP at 512x512", f"{generator.gflops(512, 512):.1f}")]
+    if "train_seconds" in record:
+        hardware = f" on {record.get('num_processes', 1)} x {record['device']}" if "device" in record else ""
+        figures.append(("training time", f"{record['train_seconds']} s for {record.get('steps')} steps{hardware}"))
+    figures += [(name, value) for name, value in _read_json(directory / METRICS_FILE).items()]
+    return ModelCard.from_template(
         data,
         template_str=CARD_TEMPLATE,
-        title=title,
-        description=description,
-        sample_image=sample_image,
-        model_id=model_id or str(output_dir),
+        title=record.get("title") or directory.resolve().name,
+        description=record.get("description", "A stylegan-hub style model."),
+        sample_image=SAMPLE_IMAGE if (directory / SAMPLE_IMAGE).is_file() else None,
+        model_id=model_id or str(directory),
+        revision_flag=f" --revision {revision}" if revision else "",
+        revision_arg=f", revision={revision!r}" if revision else "",
+        has_discriminator=(directory / DISCRIMINATOR_SUBFOLDER).is_dir(),
+        discriminator_subfolder=DISCRIMINATOR_SUBFOLDER,
         config=json.dumps(generator._hub_mixin_config, sort_keys=True),
-        parameters=f"{generator.num_parameters():,}",
-        gflops=f"{generator.gflops(512, 512):.1f}",
-        base_model=base,
-        command=record["command"],
-        arguments=json.dumps(record["arguments"], indent=2, sort_keys=True),
+        base_model=record.get("base"),
+        figures=figures,
+        command=record.get("command"),
+        arguments=json.dumps(record.get("arguments", {}), indent=2, sort_keys=True),
     )
-    card.save(output_dir / "README.md")
-    (output_dir / TRAINING_RECORD).write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
+
+
+def write_model_card(directory: Path, record: dict, *, model_id: str | None = None) -> ModelCard:
+    """Write the training record and the card (README.md) next to the saved weights."""
+    (directory / TRAINING_RECORD).write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
+    card = model_card(directory, model_id=model_id)
+    card.save(directory / CARD_NAME)
     return card

@@ -17,12 +17,9 @@ from accelerate.utils import set_seed
 from ..augment import parse_policy
 from ..data import ImageFolder, RandomCrops, sample_photos
 from ..errors import ModelLoadError
-from ..images import save_image
-from ..inference import before_after_grid
 from ..losses import LossWeights
 from ..models import StyleDiscriminator, StyleGenerator, resolve_model_dir
 from ..models.hub import DISCRIMINATOR_SUBFOLDER
-from .card import write_model_card
 from .options import DEFAULT_BASE, command_line, recorded_arguments
 from .options import build_finetune_parser as build_parser
 from .run import TrainingRun, make_optimizers
@@ -52,7 +49,8 @@ def main(args: argparse.Namespace) -> Path:
     set_seed(args.seed, device_specific=True)  # each process draws different crops
 
     # Data: the user's exemplars (few, kept in memory) and content photos.
-    exemplars = RandomCrops(ImageFolder(args.style_images), args.resolution, min_scale=0.35)
+    style_images = ImageFolder(args.style_images)
+    exemplars = RandomCrops(style_images, args.resolution, min_scale=0.35)
     photo_set = ImageFolder(args.content_images) if args.content_images else sample_photos("train")
     photos = RandomCrops(photo_set, args.resolution)
 
@@ -68,7 +66,7 @@ def main(args: argparse.Namespace) -> Path:
     )
     models = GanModels(accelerator, generator, discriminator, generator_optimizer, discriminator_optimizer, augment, args.max_grad_norm)
     heldout = sample_photos("heldout")
-    run = TrainingRun(accelerator, generator, args, heldout)
+    run = TrainingRun(accelerator, generator, discriminator, args, heldout, describe(args, len(style_images)))
 
     for step in run.steps("fine-tune"):
         photo_batch = photos.sample(args.batch_size)[0].to(accelerator.device)
@@ -77,33 +75,18 @@ def main(args: argparse.Namespace) -> Path:
         scheduler.step()
         run.end_step(step, losses)
 
-    final = run.final_generator()
-    if accelerator.is_main_process:
-        save_final(output_dir, final, accelerator.unwrap_model(discriminator), heldout, args, run.seconds)
-    accelerator.wait_for_everyone()
-    accelerator.end_training()
-    return output_dir
+    return run.finish()
 
 
-def save_final(output_dir: Path, generator: StyleGenerator, discriminator: StyleDiscriminator, photos, args, seconds: float) -> None:
-    generator.eval()
-    generator.save_pretrained(output_dir)
-    discriminator.save_pretrained(output_dir / DISCRIMINATOR_SUBFOLDER)
-    save_image(before_after_grid(generator, photos), output_dir / "sample.png")
-    record = {
+def describe(args: argparse.Namespace, count: int) -> dict:
+    """What the model card says about this fine-tune (learned from `count` images), and the command that reproduces it."""
+    name = Path(args.output_dir).resolve().name
+    return {
         "task": "finetune",
+        "title": f"{name}: a stylegan-hub style",
+        "description": f"A style learned with stylegan-hub from {count} image(s), fine-tuned from `{args.base}` for {args.steps} steps.",
         "base": args.base,
-        "steps": args.steps,
-        "train_seconds": seconds,
+        "tags": ["stylegan-hub-style"],
         "command": command_line("stylegan-hub finetune", build_parser(), args),
         "arguments": recorded_arguments(build_parser(), args),
     }
-    name = output_dir.resolve().name
-    write_model_card(
-        output_dir,
-        generator,
-        title=f"{name}: a stylegan-hub style",
-        description=f"A style learned with stylegan-hub from {len(ImageFolder(args.style_images))} image(s), fine-tuned from `{args.base}` for {args.steps} steps.",
-        record=record,
-        tags=["stylegan-hub-style"],
-    )

@@ -42,6 +42,12 @@ def add_common_arguments(
         "--sample-every", type=positive_int, default=100, help="save a before/after sample grid every N steps (default: %(default)s)"
     )
     parser.add_argument("--log-every", type=positive_int, default=10, help="write losses every N steps (default: %(default)s)")
+    hub = parser.add_argument_group("publishing", "the token comes from `hf auth login` or HF_TOKEN, never from the command line")
+    hub.add_argument(
+        "--push-to-hub", metavar="REPO_ID", default=None, help="publish the trained model to this Hub repo (e.g. you/my-style)"
+    )
+    hub.add_argument("--hub-private", action="store_true", help="create the Hub repo as private")
+    hub.add_argument("--push-checkpoints", action="store_true", help="also publish the model at every checkpoint")
 
 
 def command_line(program: str, parser: argparse.ArgumentParser, args: argparse.Namespace) -> str:

@@ -1,14 +1,18 @@
 """The bookkeeping both training loops share, so each loop shows only its data and its step.
 
 `TrainingRun` keeps the EMA of the generator (diffusers `EMAModel`), resumes from `--resume`, and after every step
-checks the losses, logs them, saves checkpoints and writes before/after sample grids with the EMA weights.
+checks the losses, logs them, saves checkpoints and writes before/after sample grids with the EMA weights. At the end
+it saves the model directory (generator with EMA weights, discriminator, sample, card) and, with `--push-to-hub`,
+publishes it from the main process.
 """
 
 from __future__ import annotations
 
 import argparse
 import math
+import tempfile
 import time
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,10 +23,14 @@ from diffusers.training_utils import EMAModel
 from PIL import Image
 from tqdm.auto import tqdm
 
+from ..errors import HubError
 from ..images import save_image
 from ..inference import before_after_grid
-from ..models import StyleGenerator
+from ..models import StyleDiscriminator, StyleGenerator
+from ..models.hub import DISCRIMINATOR_SUBFOLDER
+from .card import SAMPLE_IMAGE, write_model_card
 from .checkpoint import LossLog, resolve_resume, save_checkpoint
+from .hub import create_repo, push_model_dir
 
 
 def make_optimizers(generator: torch.nn.Module, discriminator: torch.nn.Module, args: argparse.Namespace):
@@ -36,12 +44,27 @@ def make_optimizers(generator: torch.nn.Module, discriminator: torch.nn.Module, 
 
 
 class TrainingRun:
-    """Create after `accelerator.prepare`, and before the loop (it resumes from a checkpoint if asked)."""
+    """Create after `accelerator.prepare`, and before the loop (it resumes from a checkpoint if asked).
 
-    def __init__(self, accelerator: Accelerator, generator: torch.nn.Module, args: argparse.Namespace, samples: list[Image.Image]):
-        self.accelerator, self.args, self.samples = accelerator, args, samples
+    `record` describes the run for the model card (task, title, description, base, tags, datasets, command,
+    arguments); the run adds its steps, time and hardware.
+    """
+
+    def __init__(
+        self,
+        accelerator: Accelerator,
+        generator: torch.nn.Module,
+        discriminator: torch.nn.Module,
+        args: argparse.Namespace,
+        samples: list[Image.Image],
+        record: dict,
+    ):
+        self.accelerator, self.args, self.samples, self.record = accelerator, args, samples, record
         self.output_dir = Path(args.output_dir)
         self.generator: StyleGenerator = accelerator.unwrap_model(generator)
+        self.discriminator: StyleDiscriminator = accelerator.unwrap_model(discriminator)
+        if args.push_to_hub and accelerator.is_main_process:
+            create_repo(args.push_to_hub, private=args.hub_private or None)
         self.ema = EMAModel(self.generator.parameters(), decay=args.ema_decay, use_ema_warmup=True, foreach=True)
         self.ema.to(accelerator.device)
         accelerator.register_for_checkpointing(self.ema)
@@ -76,6 +99,8 @@ class TrainingRun:
             self.progress.set_postfix({name: f"{value:.3f}" for name, value in list(losses.items())[:2]})
         if step % args.checkpointing_steps == 0 or last:
             save_checkpoint(self.accelerator, self.output_dir, step, args.checkpoints_total_limit)
+            if args.push_to_hub and args.push_checkpoints and not last and self.accelerator.is_main_process:
+                self._push_progress(step)
         if self.accelerator.is_main_process and (step % args.sample_every == 0 or last):
             self.ema.store(self.generator.parameters())
             self.ema.copy_to(self.generator.parameters())
@@ -85,11 +110,52 @@ class TrainingRun:
             self.ema.restore(self.generator.parameters())
             save_image(grid, self.output_dir / "samples" / f"step-{step:06d}.png")
 
-    def final_generator(self) -> StyleGenerator:
-        """The generator with its EMA weights, in eval mode, once every process is done."""
-        self.accelerator.wait_for_everyone()
+    def save_model(self, directory: Path, steps: int) -> None:
+        """Write a loadable model directory with the EMA generator, the discriminator, a sample grid and the card."""
+        self.ema.store(self.generator.parameters())
         self.ema.copy_to(self.generator.parameters())
-        return self.generator.eval()
+        self.generator.eval()
+        self.generator.save_pretrained(directory)
+        self.discriminator.save_pretrained(directory / DISCRIMINATOR_SUBFOLDER)
+        save_image(before_after_grid(self.generator, self.samples), directory / SAMPLE_IMAGE)
+        self.generator.train()
+        self.ema.restore(self.generator.parameters())
+        hardware = {"device": self.accelerator.device.type, "num_processes": self.accelerator.num_processes}
+        write_model_card(directory, {**self.record, **hardware, "steps": steps, "train_seconds": self.seconds})
+
+    def _push_progress(self, step: int) -> None:
+        """Publish the style as it is at a checkpoint; a failed push warns and training goes on."""
+        with tempfile.TemporaryDirectory() as staging:
+            self.save_model(Path(staging), step)
+            try:
+                push_model_dir(staging, self.args.push_to_hub, commit_message=f"Training in progress: step {step}")
+            except HubError as error:
+                warnings.warn(f"push at step {step} failed, training goes on: {error}", stacklevel=2)
+
+    def finish(self) -> Path:
+        """Save the final model (EMA weights) on the main process, push it if asked, and end the run on every process.
+
+        The model is saved before the push, so a failed push loses nothing: the error says how to push it later.
+        """
+        accelerator, args = self.accelerator, self.args
+        accelerator.wait_for_everyone()
+        failure = None
+        if accelerator.is_main_process:
+            self.save_model(self.output_dir, args.steps)
+            if args.push_to_hub:
+                try:
+                    result = push_model_dir(self.output_dir, args.push_to_hub, commit_message=f"Trained for {args.steps} steps")
+                    accelerator.print(f"pushed to {result.url}")
+                except HubError as error:
+                    failure = error
+        accelerator.wait_for_everyone()
+        accelerator.end_training()
+        if failure is not None:
+            raise HubError(
+                f"{failure}\nThe trained model is saved in {self.output_dir}; "
+                f"push it later with: stylegan-hub push {self.output_dir} {args.push_to_hub}"
+            )
+        return self.output_dir
 
     @property
     def seconds(self) -> float:
