@@ -64,3 +64,30 @@ def hub(monkeypatch, tmp_path) -> HubServer:
     monkeypatch.setenv("HF_TOKEN", HUB.WRITE_TOKEN)
     yield HUB
     HUB.clear_faults()
+
+
+@pytest.fixture(scope="session")
+def app_module(tmp_path_factory):
+    """app.py imported with its data (visitor folders) in a temporary directory."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("STYLEGAN_HUB_DATA_DIR", str(tmp_path_factory.mktemp("app-data")))
+        patch.syspath_prepend(str(REPO))
+        import app
+
+        yield app
+
+
+@pytest.fixture(scope="session")
+def served(app_module) -> str:
+    """The app, launched in-process on a free loopback port; its URL."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    demo = app_module.build_app().queue(max_size=8)
+    _, url, _ = demo.launch(
+        server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True, max_file_size="2mb", show_error=True
+    )
+    yield url
+    demo.close()

@@ -107,7 +107,9 @@ def model_card(directory: Path, *, model_id: str | None = None, revision: str | 
     figures = [("parameters", f"{generator.num_parameters():,}"), ("GFLOP at 512x512", f"{generator.gflops(512, 512):.1f}")]
     if "train_seconds" in record:
         hardware = f" on {record.get('num_processes', 1)} x {record['device']}" if "device" in record else ""
-        figures.append(("training time", f"{record['train_seconds']} s for {record.get('steps')} steps{hardware}"))
+        planned = record.get("planned_steps", record.get("steps"))
+        steps = f"{record.get('steps')} steps" + (f" of {planned} planned" if planned != record.get("steps") else "")
+        figures.append(("training time", f"{record['train_seconds']} s for {steps}{hardware}"))
     figures += [(name, value) for name, value in _read_json(directory / METRICS_FILE).items()]
     return ModelCard.from_template(
         data,

@@ -9,6 +9,7 @@ under `accelerate launch`.
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from pathlib import Path
 
 from accelerate import Accelerator
@@ -40,8 +41,11 @@ def load_base(base: str) -> tuple[StyleGenerator, StyleDiscriminator]:
     return StyleGenerator.from_directory(directory), StyleDiscriminator.from_directory(directory / DISCRIMINATOR_SUBFOLDER)
 
 
-def main(args: argparse.Namespace) -> Path:
-    """Run the fine-tune described by `args`; returns the output directory, loadable with `from_pretrained`."""
+def main(args: argparse.Namespace, on_step: Callable[[TrainingRun, int, dict[str, float]], None] | None = None) -> Path:
+    """Run the fine-tune described by `args`; returns the output directory, loadable with `from_pretrained`.
+
+    `on_step(run, step, losses)` is called after every step on the main process (progress, previews, stopping).
+    """
     output_dir = Path(args.output_dir)
     augment = parse_policy(args.augment)
     weights = LossWeights(**{name: getattr(args, f"{name}_weight") for name in vars(LossWeights())})
@@ -66,7 +70,7 @@ def main(args: argparse.Namespace) -> Path:
     )
     models = GanModels(accelerator, generator, discriminator, generator_optimizer, discriminator_optimizer, augment, args.max_grad_norm)
     heldout = sample_photos("heldout")
-    run = TrainingRun(accelerator, generator, discriminator, args, heldout, describe(args, len(style_images)))
+    run = TrainingRun(accelerator, generator, discriminator, args, heldout, describe(args, len(style_images)), on_step)
 
     for step in run.steps("fine-tune"):
         photo_batch = photos.sample(args.batch_size)[0].to(accelerator.device)
@@ -84,7 +88,7 @@ def describe(args: argparse.Namespace, count: int) -> dict:
     return {
         "task": "finetune",
         "title": f"{name}: a stylegan-hub style",
-        "description": f"A style learned with stylegan-hub from {count} image(s), fine-tuned from `{args.base}` for {args.steps} steps.",
+        "description": f"A style learned with stylegan-hub from {count} image(s), fine-tuned from `{args.base}`.",
         "base": args.base,
         "tags": ["stylegan-hub-style"],
         "command": command_line("stylegan-hub finetune", build_parser(), args),

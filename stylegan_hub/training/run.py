@@ -13,7 +13,8 @@ import math
 import tempfile
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import torch
@@ -58,8 +59,9 @@ class TrainingRun:
         args: argparse.Namespace,
         samples: list[Image.Image],
         record: dict,
+        on_step: Callable[[TrainingRun, int, dict[str, float]], None] | None = None,
     ):
-        self.accelerator, self.args, self.samples, self.record = accelerator, args, samples, record
+        self.accelerator, self.args, self.samples, self.record, self.on_step = accelerator, args, samples, record, on_step
         self.output_dir = Path(args.output_dir)
         self.generator: StyleGenerator = accelerator.unwrap_model(generator)
         self.discriminator: StyleDiscriminator = accelerator.unwrap_model(discriminator)
@@ -75,10 +77,12 @@ class TrainingRun:
             accelerator.load_state(str(resume[0]))
             self.start_step = resume[1]
             self.log.truncate_after(self.start_step)
+        self.completed_step = self.start_step
+        self.stop_requested = False
         self.started = time.perf_counter()
 
     def steps(self, description: str) -> Iterator[int]:
-        """Step numbers still to run, with a progress bar on the main process."""
+        """Step numbers still to run, with a progress bar on the main process; ends early after `request_stop`."""
         self.progress = tqdm(
             range(self.start_step + 1, self.args.steps + 1),
             initial=self.start_step,
@@ -86,7 +90,29 @@ class TrainingRun:
             desc=description,
             disable=not self.accelerator.is_local_main_process,
         )
-        return iter(self.progress)
+        for step in self.progress:
+            if self.stop_requested:
+                break
+            yield step
+
+    def request_stop(self) -> None:
+        """End the loop after the current step; `finish` then checkpoints and saves the model as it is.
+
+        For single-process runs (the app, notebooks): under several processes every one must be asked.
+        """
+        self.stop_requested = True
+
+    @contextmanager
+    def ema_generator(self) -> Iterator[StyleGenerator]:
+        """The generator with its EMA weights, in eval mode, inside the block; training weights again after it."""
+        self.ema.store(self.generator.parameters())
+        self.ema.copy_to(self.generator.parameters())
+        self.generator.eval()
+        try:
+            yield self.generator
+        finally:
+            self.generator.train()
+            self.ema.restore(self.generator.parameters())
 
     def end_step(self, step: int, losses: dict[str, float]) -> None:
         args = self.args
@@ -102,26 +128,23 @@ class TrainingRun:
             if args.push_to_hub and args.push_checkpoints and not last and self.accelerator.is_main_process:
                 self._push_progress(step)
         if self.accelerator.is_main_process and (step % args.sample_every == 0 or last):
-            self.ema.store(self.generator.parameters())
-            self.ema.copy_to(self.generator.parameters())
-            self.generator.eval()
-            grid = before_after_grid(self.generator, self.samples, 128)
-            self.generator.train()
-            self.ema.restore(self.generator.parameters())
+            with self.ema_generator() as generator:
+                grid = before_after_grid(generator, self.samples, 128)
             save_image(grid, self.output_dir / "samples" / f"step-{step:06d}.png")
+        self.completed_step = step
+        if self.on_step is not None and self.accelerator.is_main_process:
+            self.on_step(self, step, losses)
 
     def save_model(self, directory: Path, steps: int) -> None:
         """Write a loadable model directory with the EMA generator, the discriminator, a sample grid and the card."""
-        self.ema.store(self.generator.parameters())
-        self.ema.copy_to(self.generator.parameters())
-        self.generator.eval()
-        self.generator.save_pretrained(directory)
+        with self.ema_generator() as generator:
+            generator.save_pretrained(directory)
+            sample = before_after_grid(generator, self.samples)
         self.discriminator.save_pretrained(directory / DISCRIMINATOR_SUBFOLDER)
-        save_image(before_after_grid(self.generator, self.samples), directory / SAMPLE_IMAGE)
-        self.generator.train()
-        self.ema.restore(self.generator.parameters())
+        save_image(sample, directory / SAMPLE_IMAGE)
         hardware = {"device": self.accelerator.device.type, "num_processes": self.accelerator.num_processes}
-        write_model_card(directory, {**self.record, **hardware, "steps": steps, "train_seconds": self.seconds})
+        progress = {"steps": steps, "planned_steps": self.args.steps, "train_seconds": self.seconds}
+        write_model_card(directory, {**self.record, **hardware, **progress})
 
     def _push_progress(self, step: int) -> None:
         """Publish the style as it is at a checkpoint; a failed push warns and training goes on."""
@@ -138,10 +161,13 @@ class TrainingRun:
         The model is saved before the push, so a failed push loses nothing: the error says how to push it later.
         """
         accelerator, args = self.accelerator, self.args
+        steps = self.completed_step
+        if steps < args.steps and steps % args.checkpointing_steps and steps:  # stopped early: keep it resumable
+            save_checkpoint(accelerator, self.output_dir, steps, args.checkpoints_total_limit)
         accelerator.wait_for_everyone()
         failure = None
         if accelerator.is_main_process:
-            self.save_model(self.output_dir, args.steps)
+            self.save_model(self.output_dir, steps)
             if args.push_to_hub:
                 try:
                     result = push_model_dir(self.output_dir, args.push_to_hub, commit_message=f"Trained for {args.steps} steps")

@@ -1,0 +1,309 @@
+"""stylegan-hub in the browser: stylize a photo with a built-in, shared or personal style, or fine-tune your own style.
+
+    python app.py                          # http://127.0.0.1:7860 (GRADIO_SERVER_PORT / GRADIO_SERVER_NAME change it)
+    STYLEGAN_HUB_MODELS=org/style-a,org/style-b python app.py   # also list these styles
+
+The hosted Space runs this file as is. It is UI only: stylizing, fine-tuning and publishing are the library's
+functions (`stylegan_hub.inference.stylize`, `training.job.FinetuneJob`, `training.hub.push_model_dir`).
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+
+import html  # noqa: E402
+import re  # noqa: E402
+import shutil  # noqa: E402
+import tempfile  # noqa: E402
+import threading  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import gradio as gr  # noqa: E402
+from PIL import Image  # noqa: E402
+
+from stylegan_hub.catalog import listed_styles, load_style, style_thumbnail  # noqa: E402
+from stylegan_hub.errors import StyleGanHubError  # noqa: E402
+from stylegan_hub.images import load_image, save_image  # noqa: E402
+from stylegan_hub.inference import stylize  # noqa: E402
+from stylegan_hub.models import builtin_names  # noqa: E402
+from stylegan_hub.training import finetune  # noqa: E402
+from stylegan_hub.training.hub import push_model_dir  # noqa: E402
+from stylegan_hub.training.job import FinetuneJob, measure_seconds_per_step  # noqa: E402
+
+HERE = Path(__file__).resolve().parent
+EXAMPLES = sorted(str(p) for p in (HERE / "examples").glob("*.jpg"))
+DATA_DIR = Path(os.environ.get("STYLEGAN_HUB_DATA_DIR", Path(tempfile.gettempdir()) / "stylegan-hub-app"))
+MAX_PHOTO_PIXELS = 24_000_000  # a 6000x4000 photo; larger uploads are refused with a message
+PREVIEW_SIDE = 512
+MAX_STYLE_IMAGES = 20
+TRAIN_RESOLUTION, TRAIN_BATCH = 128, 4
+PRESETS = {"Quick": 150, "Balanced": 400, "Best": 1000}
+GOOD_SET = (
+    "**A good set:** 3–10 images that share one look (palette, strokes, texture), at least 256 px, without large "
+    "borders or text. Variety of subjects helps; mixing different looks averages them."
+)
+YOURS = " (yours)"
+
+
+def slug(text: str | None, fallback: str) -> str:
+    """A safe file name made of `text`'s letters, digits, '-' and '_'."""
+    return re.sub(r"[^\w-]+", "-", (text or "").strip()).strip("-") or fallback
+
+
+def visitor_dir(request: gr.Request, create: bool = True) -> Path:
+    """Each visitor's uploads, results and styles live in their own folder, removed when they leave."""
+    directory = DATA_DIR / "visitors" / slug(request.session_hash, "anonymous")
+    if create:
+        directory.mkdir(parents=True, exist_ok=True)
+    return directory
+
+
+def forget_visitor(request: gr.Request) -> None:
+    shutil.rmtree(visitor_dir(request, create=False), ignore_errors=True)
+
+
+def user_error(error: Exception) -> gr.Error:
+    return gr.Error(str(error), duration=None)
+
+
+# ---- Stylize tab ----------------------------------------------------------------------------------------------
+
+
+def gallery_items(own: dict[str, str]) -> list[tuple[Image.Image, str]]:
+    """Thumbnails: every listed style, then the visitor's own, each on the same example photo."""
+    photo = load_image(EXAMPLES[0])
+    items = []
+    for name in listed_styles():
+        try:
+            items.append((style_thumbnail(name, photo), name))
+        except StyleGanHubError:
+            continue  # a listed Hub style that cannot be fetched right now is left out, not fatal
+    items += [(style_thumbnail(path, photo), label) for label, path in own.items()]
+    return items
+
+
+def choose_style(event: gr.SelectData) -> str:
+    return event.value["caption"]
+
+
+def stylize_photo(photo_path: str | None, style: str, strength: float, preserve_color: bool, size: str, own: dict, request: gr.Request):
+    """Stylize the uploaded photo; returns (before, after) for the slider and the PNG to download."""
+    if not photo_path:
+        raise gr.Error("Upload a photo first (or click one of the examples).")
+    style = (style or "").strip()
+    if not style:
+        raise gr.Error("Pick a style from the gallery, or type a Hub id such as org/style-name.")
+    try:
+        photo = load_image(photo_path, max_pixels=MAX_PHOTO_PIXELS)
+        generator = load_style(own.get(style, style))
+        result = stylize(
+            generator,
+            photo,
+            strength=strength,
+            preserve_color=preserve_color,
+            max_side=PREVIEW_SIDE if size.startswith("Preview") else None,
+        )
+    except (StyleGanHubError, ValueError) as error:
+        raise user_error(error) from None
+    before = photo if photo.size == result.size else photo.resize(result.size)
+    download = visitor_dir(request) / "results" / f"{slug(Path(photo_path).stem, 'photo')}-{slug(style, 'style')}.png"
+    save_image(result, download)
+    return (before, result), str(download)
+
+
+# ---- Fine-tune tab --------------------------------------------------------------------------------------------
+
+_calibration: dict[str, float] = {}
+_calibration_started = threading.Lock()
+
+
+def calibrate() -> None:
+    """Seconds per default fine-tune step on this machine, measured once, in the background, when first needed."""
+    _calibration["seconds"] = measure_seconds_per_step("builtin:base", resolution=TRAIN_RESOLUTION, batch_size=TRAIN_BATCH)
+
+
+def estimate(steps: float) -> str:
+    seconds = _calibration.get("seconds")
+    if seconds is None and _calibration_started.acquire(blocking=False):
+        threading.Thread(target=calibrate, name="calibrate", daemon=True).start()
+    if seconds is None:
+        return f"{int(steps)} steps — measuring this machine's speed…"
+    total = seconds * steps + 10  # + loading and saving
+    return f"{int(steps)} steps ≈ **{total / 60:.1f} min** on this machine ({seconds:.2f} s per step, measured)"
+
+
+def show_uploads(files: list[str] | None):
+    files = files or []
+    note = f"{len(files)} image(s). " if files else ""
+    if len(files) > MAX_STYLE_IMAGES:
+        note += f"**Use at most {MAX_STYLE_IMAGES}.** "
+    return files, note + GOOD_SET
+
+
+def progress_html(status) -> str:
+    fraction = status.step / max(status.total, 1)
+    eta = f", about {status.eta:.0f} s left" if status.eta is not None and status.state == "running" else ""
+    losses = " · ".join(f"{name} {value:.3f}" for name, value in status.losses.items())
+    words = {
+        "starting": "Loading the base model…",
+        "running": f"Step {status.step} of {status.total}{eta}",
+        "stopping": "Stopping after this step…",
+        "done": f"Done: {status.step} steps in {status.elapsed:.0f} s",
+        "cancelled": f"Cancelled at step {status.step}: the style so far is saved and usable",
+        "failed": f"Failed: {html.escape(status.error or '')}",
+    }[status.state]
+    return (
+        f'<div class="train-progress" data-state="{status.state}" data-step="{status.step}">'
+        f'<progress max="{status.total}" value="{status.step}" style="width:100%">{fraction:.0%}</progress>'
+        f"<div>{html.escape(words) if status.state != 'failed' else words}</div><small>{html.escape(losses)}</small></div>"
+    )
+
+
+def start_finetune(files: list[str] | None, base: str, steps: float, name: str, own: dict, request: gr.Request):
+    """Stream the fine-tune: progress, a live preview on a fixed photo, and at the end the updated style gallery."""
+    files = files or []
+    if not 1 <= len(files) <= MAX_STYLE_IMAGES:
+        raise gr.Error(f"Upload between 1 and {MAX_STYLE_IMAGES} style images (got {len(files)}).")
+    name = slug(name, "my-style")
+    visitor = visitor_dir(request)
+    style_dir = visitor / "uploads" / name
+    shutil.rmtree(style_dir, ignore_errors=True)
+    style_dir.mkdir(parents=True)
+    for index, path in enumerate(files):
+        try:
+            save_image(load_image(path, max_pixels=MAX_PHOTO_PIXELS), style_dir / f"{index:02d}.png")
+        except StyleGanHubError as error:
+            raise user_error(error) from None
+    output_dir = visitor / "styles" / name
+    shutil.rmtree(output_dir, ignore_errors=True)
+    args = finetune.parse_args(
+        ["--style-images", str(style_dir), "--base", base, "--output-dir", str(output_dir), "--steps", str(int(steps))]
+        + ["--resolution", str(TRAIN_RESOLUTION), "--batch-size", str(TRAIN_BATCH)]
+    )
+    job = FinetuneJob(args, preview_photo=load_image(EXAMPLES[-1]).resize((256, 192)), preview_every=10).start()
+    try:
+        status = job.status()
+        while not status.finished:
+            yield progress_html(status), status.preview, gr.skip(), own, gr.skip()
+            time.sleep(0.5)
+            status = job.status()
+    except GeneratorExit:  # Cancel, or the visitor left: stop after the current step, keep what was learned
+        job.cancel()
+        raise
+    if status.state == "failed":
+        raise gr.Error(f"Fine-tuning failed: {status.error}", duration=None)
+    own = {**own, name + YOURS: str(status.output_dir)}
+    yield progress_html(status), status.preview, gallery_items(own), own, name + YOURS
+
+
+def push_style(repo_id: str, token: str, private: bool, style: str, own: dict) -> str:
+    """Publish the visitor's style; the token is used for this call only and never stored or logged."""
+    path = own.get(style) or own.get((style or "") + YOURS)
+    if path is None:
+        raise gr.Error("Choose one of your fine-tuned styles (the Style box shows it after training), then push.")
+    try:
+        result = push_model_dir(path, (repo_id or "").strip(), token=token or None, private=private or None)
+    except (StyleGanHubError, ValueError) as error:
+        raise user_error(error) from None
+    return f"Published: [{result.url}]({result.url})"
+
+
+# ---- Layout ---------------------------------------------------------------------------------------------------
+
+
+def build_app() -> gr.Blocks:
+    with gr.Blocks(title="stylegan-hub", delete_cache=(3600, 3600)) as demo:
+        own = gr.State({})  # this visitor's styles: label -> folder
+        gr.Markdown("# stylegan-hub\nApply a style to a photo, or teach it your own style from a few images.")
+        with gr.Tab("Stylize", id="stylize-tab"):
+            with gr.Row():
+                with gr.Column():
+                    photo = gr.Image(sources=["upload", "clipboard", "webcam"], type="filepath", label="Photo", elem_id="photo", height=320)
+                    gallery = gr.Gallery(
+                        value=gallery_items({}),
+                        label="Styles (click one)",
+                        columns=5,
+                        height=220,
+                        allow_preview=False,
+                        format="png",
+                        elem_id="styles",
+                    )
+                    style = gr.Textbox(
+                        value=listed_styles()[0], label="Style", info="picked in the gallery, or a Hub id: org/style-name", elem_id="style"
+                    )
+                    with gr.Row():
+                        strength = gr.Slider(0, 1, value=1, step=0.05, label="Strength")
+                        preserve = gr.Checkbox(label="Keep the photo's colours")
+                    size = gr.Radio(
+                        [f"Preview ({PREVIEW_SIDE} px)", "Full size"], value=f"Preview ({PREVIEW_SIDE} px)", label="Output size"
+                    )
+                    go = gr.Button("Stylize", variant="primary", elem_id="go")
+                with gr.Column():
+                    result = gr.ImageSlider(label="Before / after", type="pil", format="png", elem_id="result", height=420)
+                    download = gr.DownloadButton("Download PNG", elem_id="download")
+            gr.Examples(EXAMPLES, inputs=[photo], label="Example photos")
+        with gr.Tab("Fine-tune", id="finetune-tab"):
+            with gr.Row():
+                with gr.Column():
+                    files = gr.File(file_count="multiple", file_types=["image"], label="Your style images (1–20)", elem_id="style-files")
+                    uploads = gr.Gallery(label="Your set", columns=6, height=160, allow_preview=False, elem_id="uploads")
+                    advice = gr.Markdown(GOOD_SET)
+                    with gr.Row():
+                        base = gr.Dropdown(builtin_names(), value="builtin:base", label="Start from", elem_id="base")
+                        name = gr.Textbox(value="my-style", label="Name", elem_id="style-name")
+                    steps = gr.Slider(20, 2000, value=PRESETS["Balanced"], step=10, label="Training steps", elem_id="steps")
+                    with gr.Row():
+                        preset_buttons = [gr.Button(f"{label}: {count}", size="sm") for label, count in PRESETS.items()]
+                    eta = gr.Markdown(estimate(PRESETS["Balanced"]), elem_id="estimate")
+                    with gr.Row():
+                        start = gr.Button("Start", variant="primary", elem_id="start")
+                        cancel = gr.Button("Cancel", variant="stop", elem_id="cancel")
+                with gr.Column():
+                    progress = gr.HTML(elem_id="progress")
+                    preview = gr.Image(label="Your style, live", format="png", interactive=False, elem_id="preview")
+                    with gr.Accordion("Push to the Hugging Face Hub", open=False):
+                        repo = gr.Textbox(label="Repo id", placeholder="your-name/my-style", elem_id="repo")
+                        token = gr.Textbox(label="Token (write access; used once, never stored)", type="password", elem_id="token")
+                        private = gr.Checkbox(label="Private")
+                        push = gr.Button("Push", elem_id="push")
+                        pushed = gr.Markdown(elem_id="pushed")
+
+        gallery.select(choose_style, None, style, api_name=False)
+        go.click(
+            stylize_photo,
+            [photo, style, strength, preserve, size, own],
+            [result, download],
+            api_name="stylize",
+            concurrency_id="stylize",
+            concurrency_limit=2,
+        )
+        files.change(show_uploads, files, [uploads, advice], api_name=False)
+        for button, count in zip(preset_buttons, PRESETS.values()):
+            button.click(lambda count=count: count, None, steps, api_name=False)
+        steps.change(estimate, steps, eta, api_name=False)
+        training = start.click(
+            start_finetune,
+            [files, base, steps, name, own],
+            [progress, preview, gallery, own, style],
+            api_name="finetune",
+            concurrency_id="train",
+            concurrency_limit=1,
+        )
+        cancel.click(None, None, None, cancels=[training])
+        push.click(push_style, [repo, token, private, style, own], pushed, api_name="push")
+        demo.load(estimate, steps, eta, api_name=False)
+        demo.unload(forget_visitor)
+    return demo
+
+
+def main() -> None:
+    shutil.rmtree(DATA_DIR / "visitors", ignore_errors=True)  # a fresh server has no visitors yet
+    build_app().queue(max_size=32).launch(max_file_size="25mb", show_error=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,114 @@
+"""The Gradio app through its public API (gradio_client over loopback), as a programmatic client uses it."""
+
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+
+@pytest.fixture
+def client(served):
+    from gradio_client import Client
+
+    return Client(served, verbose=False)
+
+
+@pytest.fixture
+def photo(tmp_path):
+    path = tmp_path / "photo.png"
+    rng = np.random.default_rng(0)
+    Image.fromarray(rng.integers(0, 255, (60, 90, 3), dtype=np.uint8)).save(path)
+    return path
+
+
+def test_stylize_returns_before_after_and_a_lossless_png_equal_to_the_library(client, photo):
+    from gradio_client import handle_file
+
+    from stylegan_hub import StyleGenerator
+
+    (before, after), download = client.predict(handle_file(str(photo)), "builtin:oil", 1.0, False, "Preview (512 px)", api_name="/stylize")
+    expected = np.asarray(StyleGenerator.from_pretrained("builtin:oil").stylize(photo))
+    assert np.array_equal(np.asarray(Image.open(after["path"] if isinstance(after, dict) else after).convert("RGB")), expected)
+    assert np.array_equal(np.asarray(Image.open(download).convert("RGB")), expected)
+    assert Image.open(before["path"] if isinstance(before, dict) else before).size == (90, 60)
+    assert download.endswith(".png")
+
+
+def test_bad_requests_get_clear_messages(client, photo, tmp_path):
+    from gradio_client import handle_file
+    from gradio_client.exceptions import AppError
+
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"\x89PNG\r\n\x1a\n not really")
+    with pytest.raises(AppError, match="broken.png"):
+        client.predict(handle_file(str(broken)), "builtin:oil", 1.0, False, "Full size", api_name="/stylize")
+    with pytest.raises(AppError, match="not in the local cache"):
+        client.predict(handle_file(str(photo)), "someone/unknown-style", 1.0, False, "Full size", api_name="/stylize")
+    with pytest.raises(AppError, match="Upload between 1 and 20"):
+        client.predict([], "builtin:base", 20, "x", api_name="/finetune")
+    big = tmp_path / "big.png"
+    Image.fromarray(np.random.default_rng(1).integers(0, 255, (1200, 1200, 3), dtype=np.uint8)).save(big)
+    with pytest.raises(ValueError, match="(?i)size|large|exceed"):
+        client.predict(handle_file(str(big)), "builtin:oil", 1.0, False, "Full size", api_name="/stylize")
+
+
+def style_uploads(tmp_path) -> list:
+    from gradio_client import handle_file
+
+    from stylegan_hub.artwork import apply_artwork
+    from stylegan_hub.data import sample_photos
+
+    paths = []
+    for i, photo in enumerate(sample_photos("train")[:2]):
+        photo.thumbnail((160, 160))
+        path = tmp_path / f"style-{i}.png"
+        apply_artwork("sketch", photo).save(path)
+        paths.append(handle_file(str(path)))
+    return paths
+
+
+def test_finetune_streams_progress_and_the_new_style_is_usable(client, photo, tmp_path):
+    from gradio_client import handle_file
+
+    job = client.submit(style_uploads(tmp_path), "builtin:base", 20, "pencil", api_name="/finetune")
+    updates = list(job)
+    assert len(updates) >= 2
+    final_progress, final_preview, gallery, chosen = updates[-1]
+    assert 'data-state="done"' in final_progress and 'data-step="20"' in final_progress
+    assert any('data-state="running"' in update[0] for update in updates[:-1])
+    assert Image.open(final_preview if isinstance(final_preview, str) else final_preview["path"]).size == (256, 192)
+    assert chosen == "pencil (yours)" and any(item.get("caption") == "pencil (yours)" for item in gallery)
+    (_, after), _ = client.predict(handle_file(str(photo)), "pencil (yours)", 1.0, False, "Preview (512 px)", api_name="/stylize")
+    assert Image.open(after if isinstance(after, str) else after["path"]).size == (90, 60)
+
+
+def test_cancel_stops_training_and_keeps_the_style(client, app_module, tmp_path):
+    import json
+
+    job = client.submit(style_uploads(tmp_path), "builtin:base", 2000, "stopped", api_name="/finetune")
+    deadline = time.time() + 120
+    while time.time() < deadline and not any('data-state="running"' in output[0] for output in job.outputs()):
+        time.sleep(0.2)
+    job.cancel()
+    records = []
+    while time.time() < deadline and not records:
+        time.sleep(0.5)
+        records = list(Path(app_module.DATA_DIR).glob("visitors/*/styles/stopped/training_args.json"))
+    record = json.loads(records[0].read_text())
+    assert 1 <= record["steps"] < record["planned_steps"] == 2000
+    assert list(records[0].parent.glob("checkpoints/checkpoint-*"))
+
+
+def test_push_publishes_the_visitors_style_and_forgets_the_token(client, hub, tmp_path, capsys, caplog):
+    job = client.submit(style_uploads(tmp_path), "builtin:base", 20, "to-share", api_name="/finetune")
+    job.result()
+    message = client.predict("org/shared", hub.WRITE_TOKEN, False, "to-share (yours)", api_name="/push")
+    assert f"{hub.url}/org/shared" in message
+    assert "model.safetensors" in hub.repo_files("org/shared")
+    from gradio_client.exceptions import AppError
+
+    with pytest.raises(AppError, match="403"):
+        client.predict("org/other", hub.READ_TOKEN, False, "to-share (yours)", api_name="/push")
+    assert hub.WRITE_TOKEN not in str(capsys.readouterr()) + caplog.text

@@ -1,0 +1,100 @@
+"""End to end in a real browser: Debian's chromium driven by Playwright (never `playwright install`).
+
+A visitor uploads a photo, picks a style and sees the result; fine-tunes a tiny style and finds it in the gallery.
+Any request to a non-loopback address fails the test. Screenshots of both tabs go to build/screenshots/.
+"""
+
+import os
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+
+CHROMIUM = "/usr/bin/chromium"
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+SCREENSHOTS = Path(__file__).resolve().parent.parent / "build" / "screenshots"
+
+pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"{CHROMIUM} missing: `apt-get install chromium` (.ci/run does)")
+
+
+@pytest.fixture
+def page(served):
+    from playwright.sync_api import sync_playwright
+
+    outside = []
+
+    def loopback_only(route):
+        url = route.request.url
+        if url.startswith(("data:", "blob:")) or urlparse(url).hostname in ("127.0.0.1", "localhost", "::1"):
+            return route.continue_()
+        outside.append(url)
+        return route.abort()
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        context = browser.new_context(viewport={"width": 1280, "height": 1100})
+        context.route("**/*", loopback_only)
+        page = context.new_page()
+        page.goto(served, wait_until="load")
+        page.wait_for_selector("#go")
+        yield page
+        browser.close()
+    assert outside == [], f"the page tried to reach outside hosts: {outside}"
+
+
+def test_stylize_and_finetune_in_the_browser(page, tmp_path):
+    from playwright.sync_api import expect
+
+    from stylegan_hub.artwork import apply_artwork
+    from stylegan_hub.data import sample_photos
+
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    photos = sample_photos("heldout")
+    photo = tmp_path / "cat.jpg"
+    photos[0].save(photo)
+
+    # Stylize: upload, pick the second style in the gallery, run, see the before/after result.
+    page.set_input_files("#photo input[type=file]", str(photo))
+    thumbnails = page.locator("#styles button.thumbnail-item")
+    expect(thumbnails.first).to_be_visible()
+    thumbnails.nth(1).click()
+    expect(page.locator("#style textarea, #style input").first).to_have_value("builtin:grade")
+    page.click("#go")
+    expect(page.locator("#result img[src]").first).to_be_visible(timeout=30_000)
+    expect(page.locator("#download")).to_be_enabled()
+    page.screenshot(path=str(SCREENSHOTS / "stylize.png"), full_page=True)
+
+    # Fine-tune: two style images, 20 steps, watch progress, then the style is in the gallery.
+    exemplars = []
+    for i, picture in enumerate(sample_photos("train")[:2]):
+        picture.thumbnail((160, 160))
+        exemplars.append(tmp_path / f"style-{i}.png")
+        apply_artwork("sketch", picture).save(exemplars[-1])
+    page.get_by_role("tab", name="Fine-tune").click()
+    page.set_input_files("#style-files input[type=file]", [str(p) for p in exemplars])
+    expect(page.locator("#uploads button.thumbnail-item")).to_have_count(2)
+    page.fill("#style-name textarea, #style-name input", "pencil")
+    steps = page.locator("#steps input[type=number]")
+    steps.fill("20")
+    steps.press("Enter")
+    expect(page.locator("#estimate")).to_contain_text("20 steps")
+    page.click("#start")
+    expect(page.locator('#progress [data-state="running"]')).to_be_visible(timeout=60_000)
+    expect(page.locator('#progress [data-state="done"]')).to_be_visible(timeout=120_000)
+    expect(page.locator("#preview img[src]").first).to_be_visible()
+    page.screenshot(path=str(SCREENSHOTS / "finetune.png"), full_page=True)
+
+    page.get_by_role("tab", name="Stylize").click()
+    expect(page.locator("#styles")).to_contain_text("pencil (yours)")
+    expect(page.locator("#style textarea, #style input").first).to_have_value("pencil (yours)")
+    page.click("#go")
+    expect(page.locator("#result img[src]").first).to_be_visible(timeout=30_000)
