@@ -258,7 +258,7 @@ def build_app() -> gr.Blocks:
                     steps = gr.Slider(20, 2000, value=PRESETS["Balanced"], step=10, label="Training steps", elem_id="steps")
                     with gr.Row():
                         preset_buttons = [gr.Button(f"{label}: {count}", size="sm") for label, count in PRESETS.items()]
-                    eta = gr.Markdown(estimate(PRESETS["Balanced"]), elem_id="estimate")
+                    eta = gr.Markdown(elem_id="estimate")  # filled on page load (measuring starts then)
                     with gr.Row():
                         start = gr.Button("Start", variant="primary", elem_id="start")
                         cancel = gr.Button("Cancel", variant="stop", elem_id="cancel")
