@@ -200,8 +200,8 @@ def start_finetune(files: list[str] | None, base: str, steps: float, name: str, 
     yield progress_html(status), status.preview, gallery_items(own), own, name + YOURS
 
 
-def push_style(repo_id: str, token: str, private: bool, style: str, own: dict) -> str:
-    """Publish the visitor's style; the token is used for this call only and never stored or logged."""
+def push_style(repo_id: str, token: str, private: bool, style: str, own: dict) -> tuple[str, str]:
+    """Publish the visitor's style; the token is used for this call only, never stored or logged, and cleared."""
     path = own.get(style) or own.get((style or "") + YOURS)
     if path is None:
         raise gr.Error("Choose one of your fine-tuned styles (the Style box shows it after training), then push.")
@@ -209,7 +209,7 @@ def push_style(repo_id: str, token: str, private: bool, style: str, own: dict) -
         result = push_model_dir(path, (repo_id or "").strip(), token=token or None, private=private or None)
     except (StyleGanHubError, ValueError) as error:
         raise user_error(error) from None
-    return f"Published: [{result.url}]({result.url})"
+    return f"Published: [{result.url}]({result.url})", ""
 
 
 # ---- Layout ---------------------------------------------------------------------------------------------------
@@ -294,7 +294,7 @@ def build_app() -> gr.Blocks:
             concurrency_limit=1,
         )
         cancel.click(None, None, None, cancels=[training])
-        push.click(push_style, [repo, token, private, style, own], pushed, api_name="push")
+        push.click(push_style, [repo, token, private, style, own], [pushed, token], api_name="push")
         demo.load(estimate, steps, eta, api_name=False)
         demo.unload(forget_visitor)
     return demo

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from .inference import stylize
+from .inference import resolve_device, stylize
 from .models import StyleGenerator, builtin_styles
 
 MODELS_ENV = "STYLEGAN_HUB_MODELS"  # comma-separated extra styles (Hub ids or folders) listed after the built-ins
@@ -22,11 +22,11 @@ def listed_styles() -> list[str]:
 
 @lru_cache(maxsize=16)
 def _load(name: str, revision: str | None, stamp: int | None) -> StyleGenerator:
-    return StyleGenerator.from_pretrained(name, revision=revision)
+    return StyleGenerator.from_pretrained(name, revision=revision, map_location=resolve_device())
 
 
 def load_style(name: str, revision: str | None = None) -> StyleGenerator:
-    """`StyleGenerator.from_pretrained`, cached; a local folder is reloaded when its weights change (a retrained style)."""
+    """`StyleGenerator.from_pretrained` on the best device, cached; a local folder is reloaded when its weights change (a retrained style)."""
     weights = Path(name) / "model.safetensors"
     return _load(name, revision, weights.stat().st_mtime_ns if weights.is_file() else None)
 

@@ -8,22 +8,9 @@ import sys
 from pathlib import Path
 
 from .errors import StyleGanHubError
+from .inference import resolve_device
 
 PROG = "stylegan-hub"
-
-
-def resolve_device(name: str | None):
-    """`--device` as a torch device: the best available one by default, a clear error for a bad or absent one."""
-    import torch
-
-    if name is None:
-        return torch.device("cuda" if torch.cuda.is_available() else "mps" if torch.backends.mps.is_available() else "cpu")
-    try:
-        device = torch.device(name)
-        torch.empty(0, device=device)
-    except (RuntimeError, AssertionError) as error:
-        raise StyleGanHubError(f"--device {name}: not usable here ({str(error).splitlines()[0]}); try --device cpu") from None
-    return device
 
 
 def cmd_stylize(args: argparse.Namespace) -> int:

@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from .errors import StyleGanHubError
 from .images import load_image
 
 if TYPE_CHECKING:
@@ -61,6 +62,18 @@ def transfer_luminance(stylized: torch.Tensor, photo: torch.Tensor) -> torch.Ten
 
 
 @torch.inference_mode()
+def resolve_device(name: str | None = None) -> torch.device:
+    """A torch device by name, or the best available one (CUDA, then MPS, then CPU); a clear error for a bad one."""
+    if name is None:
+        return torch.device("cuda" if torch.cuda.is_available() else "mps" if torch.backends.mps.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+        torch.empty(0, device=device)
+    except (RuntimeError, AssertionError) as error:
+        raise StyleGanHubError(f"device {name}: not usable here ({str(error).splitlines()[0]}); try --device cpu") from None
+    return device
+
+
 def run_generator(generator: "StyleGenerator", photo: torch.Tensor) -> torch.Tensor:
     """(B, 3, H, W) in [0, 1] of any H, W -> generator output in [0, 1], same size, on the photo's device."""
     parameter = next(generator.parameters())

@@ -104,7 +104,8 @@ def test_cancel_stops_training_and_keeps_the_style(client, app_module, tmp_path)
 def test_push_publishes_the_visitors_style_and_forgets_the_token(client, hub, tmp_path, capsys, caplog):
     job = client.submit(style_uploads(tmp_path), "builtin:base", 20, "to-share", api_name="/finetune")
     job.result()
-    message = client.predict("org/shared", hub.WRITE_TOKEN, False, "to-share (yours)", api_name="/push")
+    message, token_field = client.predict("org/shared", hub.WRITE_TOKEN, False, "to-share (yours)", api_name="/push")
+    assert token_field == ""  # the token box is emptied after the push
     assert f"{hub.url}/org/shared" in message
     assert "model.safetensors" in hub.repo_files("org/shared")
     from gradio_client.exceptions import AppError
