@@ -1,0 +1,73 @@
+"""How well a style is learned, measured offline with no pretrained network (a registry, as in NVlabs/stylegan3).
+
+Each metric compares stylized outputs with one reference set:
+- `target`: the ground truth for each output (a teacher filter's rendering of the same photo): PSNR, SSIM;
+- `photo`: the photo each output was made from: content kept (SSIM of blurred luminance edges);
+- `style`: the style exemplars, unpaired: sliced Wasserstein distance of Laplacian-pyramid patches (SWD, as in
+  ProGAN) and colour-histogram distance.
+
+Images are float tensors (B, 3, H, W) in [0, 1]; paired metrics need equal sizes, unpaired ones any sizes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+
+from .fidelity import content_kept, psnr, ssim
+from .style import color_histogram_distance, sliced_wasserstein
+
+
+@dataclass(frozen=True)
+class Metric:
+    name: str
+    compute: Callable[..., float]
+    reference: str  # "target", "photo" or "style"
+    higher_is_better: bool
+    description: str
+
+
+METRICS: dict[str, Metric] = {
+    metric.name: metric
+    for metric in [
+        Metric("psnr", psnr, "target", True, "PSNR in dB against the teacher's output"),
+        Metric("ssim", ssim, "target", True, "SSIM against the teacher's output"),
+        Metric("content_kept", content_kept, "photo", True, "SSIM of blurred luminance edges, output vs photo (1 = all kept)"),
+        Metric(
+            "swd", sliced_wasserstein, "style", False, "sliced Wasserstein distance of Laplacian-pyramid patches to the exemplars (x1e3)"
+        ),
+        Metric("color_distance", color_histogram_distance, "style", False, "colour-histogram distance to the exemplars (0 = same palette)"),
+    ]
+}
+
+
+def evaluate_outputs(
+    outputs: list[torch.Tensor],
+    *,
+    photos: list[torch.Tensor],
+    style_images: list[torch.Tensor] | None = None,
+    targets: list[torch.Tensor] | None = None,
+    names: list[str] | None = None,
+) -> dict[str, float]:
+    """Every metric whose reference is given, as the mean over the outputs (each (1, 3, H, W) in [0, 1])."""
+    results: dict[str, float] = {}
+    for metric in METRICS.values():
+        if names is not None and metric.name not in names:
+            continue
+        if metric.reference == "target":
+            if targets is None:
+                continue
+            values = [metric.compute(output, target) for output, target in zip(outputs, targets)]
+        elif metric.reference == "photo":
+            values = [metric.compute(output, photo) for output, photo in zip(outputs, photos)]
+        else:
+            if not style_images:
+                continue
+            values = [metric.compute(outputs, style_images)]
+        results[metric.name] = float(sum(values) / len(values))
+    return results
+
+
+__all__ = ["METRICS", "Metric", "color_histogram_distance", "content_kept", "evaluate_outputs", "psnr", "sliced_wasserstein", "ssim"]

@@ -1,0 +1,69 @@
+import numpy as np
+import pytest
+import torch
+
+from stylegan_hub.artwork import apply_artwork
+from stylegan_hub.data import sample_photos
+from stylegan_hub.inference import pil_to_tensor
+from stylegan_hub.metrics import METRICS, color_histogram_distance, content_kept, evaluate_outputs, psnr, sliced_wasserstein, ssim
+
+
+def small(image, side=128):
+    image = image.copy()
+    image.thumbnail((side, side))
+    return image
+
+
+@pytest.fixture(scope="module")
+def photos():
+    return [small(p) for p in sample_photos("train")[:3]]
+
+
+def tensors(images):
+    return [pil_to_tensor(image) for image in images]
+
+
+def test_psnr_matches_its_definition_and_ssim_is_one_only_for_identical_images():
+    torch.manual_seed(0)
+    a = torch.rand(1, 3, 32, 32)
+    b = (a + 0.1).clamp(0, 1)
+    expected = 10 * np.log10(1 / ((a - b) ** 2).mean().item())
+    assert psnr(a, b) == pytest.approx(expected, rel=1e-5)
+    assert psnr(a, a) == 100.0
+    assert ssim(a, a) == pytest.approx(1.0, abs=1e-6)
+    assert ssim(a, torch.rand(1, 3, 32, 32)) < 0.2
+    with pytest.raises(ValueError, match="same size"):
+        psnr(a, torch.rand(1, 3, 16, 16))
+
+
+def test_content_kept_ignores_colour_but_not_lost_structure(photos):
+    photo = pil_to_tensor(photos[0])
+    recoloured = photo[:, [2, 0, 1]] * 0.7 + 0.2  # a strong colour/tone change, same contours
+    blurred = torch.nn.functional.avg_pool2d(photo, 9, 1, 4, count_include_pad=False)  # contours washed out
+    flat = torch.full_like(photo, 0.5)
+    kept = content_kept(recoloured, photo)
+    assert kept > 0.8
+    assert content_kept(blurred, photo) < kept
+    assert content_kept(flat, photo) < 0.3
+
+
+def test_swd_and_colour_distance_rank_a_style_above_the_photos(photos):
+    """Sketches of new photos are closer (in SWD and palette) to sketch exemplars than the photos themselves are."""
+    exemplars = tensors([apply_artwork("sketch", p) for p in photos[:2]])
+    heldout = [small(p) for p in sample_photos("heldout")]
+    styled = tensors([apply_artwork("sketch", p) for p in heldout])
+    plain = tensors(heldout)
+    assert sliced_wasserstein(styled, exemplars) < 0.7 * sliced_wasserstein(plain, exemplars)
+    assert color_histogram_distance(styled, exemplars) < 0.5 * color_histogram_distance(plain, exemplars)
+    assert sliced_wasserstein(styled, exemplars) == sliced_wasserstein(styled, exemplars)  # deterministic
+    assert color_histogram_distance(exemplars, exemplars) == 0
+
+
+def test_evaluate_outputs_uses_the_references_given(photos):
+    photo_tensors = tensors(photos)
+    targets = tensors([apply_artwork("grade", p) for p in photos])
+    results = evaluate_outputs(photo_tensors, photos=photo_tensors, style_images=targets[:2], targets=targets)
+    assert set(results) == set(METRICS)
+    assert results["content_kept"] == pytest.approx(1.0, abs=1e-6)
+    unpaired = evaluate_outputs(photo_tensors, photos=photo_tensors, style_images=targets[:2])
+    assert "psnr" not in unpaired and "swd" in unpaired
