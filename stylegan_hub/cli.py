@@ -114,6 +114,28 @@ def cmd_pull(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_eval(args: argparse.Namespace) -> int:
+    from .artwork import ARTWORK_FILTERS
+    from .data import ImageFolder
+    from .metrics.report import evaluate_model, format_table
+    from .models import StyleGenerator
+
+    if args.teacher is not None and args.teacher not in ARTWORK_FILTERS:
+        raise ValueError(f"--teacher {args.teacher}: not a filter; choose one of {', '.join(ARTWORK_FILTERS)}")
+    generator = StyleGenerator.from_pretrained(args.model, revision=args.revision)
+    photos, style_images = ImageFolder(args.photos), ImageFolder(args.style_images)
+    results = evaluate_model(generator, list(photos), list(style_images), teacher=args.teacher, max_side=args.max_side)
+    print(
+        f"{args.model} on {len(photos)} photo(s), {len(style_images)} style image(s)"
+        + (f", teacher {args.teacher}" if args.teacher else "")
+    )
+    print(format_table(results))
+    if args.output:
+        record = {"model": args.model, "photos": len(photos), "style_images": len(style_images), "teacher": args.teacher}
+        Path(args.output).write_text(json.dumps({**record, "max_side": args.max_side, "results": results}, indent=2) + "\n")
+    return 0
+
+
 def cached_styles() -> list[str]:
     """Hub repos in the local cache whose files are a stylegan-hub generator."""
     from huggingface_hub import constants, scan_cache_dir
@@ -198,6 +220,16 @@ def build_parser() -> argparse.ArgumentParser:
     pull.add_argument("--revision", default=None, help="branch, tag or commit (default: main)")
     pull.add_argument("--output-dir", default=None, help="copy the files here (default: only the Hub cache, which works offline)")
     pull.set_defaults(run=cmd_pull)
+
+    evaluate = commands.add_parser("eval", help="score a style model: PSNR/SSIM vs a teacher, SWD/colour vs exemplars, content kept")
+    evaluate.add_argument("--model", required=True, help="built-in name, model folder or Hub repo id")
+    evaluate.add_argument("--revision", default=None, help="branch, tag or commit of a Hub model")
+    evaluate.add_argument("--photos", required=True, nargs="+", help="photos to stylize (folders, files or globs)")
+    evaluate.add_argument("--style-images", required=True, nargs="+", help="the style's exemplars")
+    evaluate.add_argument("--teacher", default=None, help="filter whose output is the ground truth (oil, sketch, cartoon, grade)")
+    evaluate.add_argument("--max-side", type=int, default=256, help="fit images into this many pixels first (default: %(default)s)")
+    evaluate.add_argument("--output", default=None, help="also write the results as JSON here")
+    evaluate.set_defaults(run=cmd_eval)
 
     styles = commands.add_parser("styles", help="list styles: built-in first, then those in the local Hub cache")
     styles.set_defaults(run=cmd_styles)

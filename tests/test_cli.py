@@ -145,3 +145,17 @@ def test_styles_lists_cached_hub_styles_after_builtins(tmp_path, tiny_base, monk
     from stylegan_hub import builtin_styles
 
     assert listed == [*builtin_styles(), "org/my-style"]  # the discriminator repo is not a style
+
+
+def test_eval_prints_a_table_and_writes_json(photos, tmp_path, tiny_style, capsys):
+    output = tmp_path / "scores.json"
+    argv = ["eval", "--model", tiny_style, "--photos", str(photos), "--style-images", str(photos), "--teacher", "grade"]
+    assert main([*argv, "--output", str(output)]) == 0
+    table = capsys.readouterr().out
+    assert "| psnr |" in table and "| swd |" in table and "| content_kept |" in table
+    scores = json.loads(output.read_text())
+    assert scores["teacher"] == "grade" and scores["photos"] == 2
+    assert scores["results"]["photo"]["content_kept"] == pytest.approx(1.0, abs=1e-6)
+    assert set(scores["results"]["model"]) == {"psnr", "ssim", "content_kept", "swd", "color_distance"}
+    assert main([*argv[:-1], "watercolour"]) == 2
+    assert "not a filter" in capsys.readouterr().err

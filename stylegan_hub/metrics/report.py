@@ -1,0 +1,51 @@
+"""Score a style model on photos: the model's outputs beside the photos themselves (the identity baseline)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from PIL import Image
+
+from ..artwork import apply_artwork
+from ..inference import pil_to_tensor, stylize
+from ..models import StyleGenerator
+from . import METRICS, evaluate_outputs
+
+
+def _fit(image: Image.Image, max_side: int) -> Image.Image:
+    image = image.convert("RGB")
+    image.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
+    return image
+
+
+def evaluate_model(
+    generator: StyleGenerator,
+    photos: Sequence[Image.Image],
+    style_images: Sequence[Image.Image],
+    *,
+    teacher: str | None = None,
+    max_side: int = 256,
+) -> dict[str, dict[str, float]]:
+    """Metrics for the model's outputs and for the unchanged photos, so a reader sees what the model adds.
+
+    With `teacher` (an `stylegan_hub.artwork` filter name) the paired metrics compare with the filter's rendering of
+    each photo, the ground truth of that style. Images are first fitted into `max_side` pixels.
+    """
+    fitted = [_fit(photo, max_side) for photo in photos]
+    photo_tensors = [pil_to_tensor(photo) for photo in fitted]
+    style_tensors = [pil_to_tensor(_fit(image, max_side)) for image in style_images]
+    targets = [pil_to_tensor(apply_artwork(teacher, photo)) for photo in fitted] if teacher else None
+    outputs = [pil_to_tensor(stylize(generator, photo)) for photo in fitted]
+    references = dict(photos=photo_tensors, style_images=style_tensors, targets=targets)
+    return {"model": evaluate_outputs(outputs, **references), "photo": evaluate_outputs(photo_tensors, **references)}
+
+
+def format_table(results: dict[str, dict[str, float]]) -> str:
+    """A Markdown table: one row per metric, one column per scored set."""
+    columns = list(results)
+    lines = ["| metric | " + " | ".join(columns) + " | better |", "|---|" + "---|" * (len(columns) + 1)]
+    for name, metric in METRICS.items():
+        if name in results[columns[0]]:
+            values = " | ".join(f"{results[column][name]:.3f}" for column in columns)
+            lines.append(f"| {name} | {values} | {'higher' if metric.higher_is_better else 'lower'} |")
+    return "\n".join(lines)
