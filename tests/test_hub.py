@@ -52,18 +52,26 @@ def style_images(tmp_path_factory):
     return folder
 
 
-def tiny_finetune_args(style_images, base, output_dir, *extra):
-    return finetune.parse_args(
-        ["--style-images", str(style_images), "--base", str(base), "--output-dir", str(output_dir)]
-        + ["--steps", "2", "--resolution", "32", "--batch-size", "1", "--log-every", "1", *extra]
-    )
+def finetune_argv(style_images, base, output_dir, *extra) -> list[str]:
+    """A 2-step fine-tune at 32 px, checkpointing every step."""
+    return ["--style-images", str(style_images), "--base", str(base), "--output-dir", str(output_dir)] + [
+        "--steps",
+        "2",
+        "--resolution",
+        "32",
+        "--batch-size",
+        "1",
+        "--checkpointing-steps",
+        "1",
+        *extra,
+    ]
 
 
 @pytest.fixture(scope="module")
 def trained_style(tiny_base, style_images, tmp_path_factory):
     """A style directory exactly as training writes it: weights, discriminator, card, sample, record, checkpoints."""
     output = tmp_path_factory.mktemp("trained") / "my-style"
-    finetune.main(tiny_finetune_args(style_images, tiny_base, output))
+    finetune.main(finetune.parse_args(finetune_argv(style_images, tiny_base, output)))
     from accelerate.state import AcceleratorState, GradientState
 
     AcceleratorState._reset_state(True)
@@ -163,9 +171,7 @@ def test_create_pr_opens_a_pull_request_and_leaves_main_alone(hub, trained_style
 def test_finetune_from_a_hub_base_continues_from_its_discriminator_and_pushes(hub, tiny_base, style_images, tmp_path, capsys):
     push_model_dir(tiny_base, "org/base")  # a bare save_pretrained folder: no card or record yet
     output = tmp_path / "from-hub"
-    argv = ["finetune", "--style-images", str(style_images), "--base", "org/base", "--output-dir", str(output)]
-    argv += ["--steps", "2", "--resolution", "32", "--batch-size", "1", "--freeze-blocks", "2", "--push-to-hub", "org/child"]
-    assert main(argv) == 0
+    assert main(["finetune", *finetune_argv(style_images, "org/base", output, "--freeze-blocks", "2", "--push-to-hub", "org/child")]) == 0
     assert f"pushed to {hub.url}/org/child" in capsys.readouterr().out
 
     pushed_base = StyleDiscriminator.from_pretrained("org/base")
@@ -336,7 +342,7 @@ def test_a_failed_push_after_training_keeps_the_model(hub, tiny_base, style_imag
     hub.inject("500", path=r"/commit/", times=10)
     output = tmp_path / "kept"
     with pytest.raises(HubError, match=f"saved in {re.escape(str(output))}.*stylegan-hub push"):
-        finetune.main(tiny_finetune_args(style_images, tiny_base, output, "--push-to-hub", "org/later"))
+        finetune.main(finetune.parse_args(finetune_argv(style_images, tiny_base, output, "--push-to-hub", "org/later")))
     assert StyleGenerator.from_pretrained(output)
     hub.clear_faults()
     assert main(["push", str(output), "org/later"]) == 0
@@ -345,7 +351,9 @@ def test_a_failed_push_after_training_keeps_the_model(hub, tiny_base, style_imag
 def test_the_token_is_never_printed_logged_or_stored(hub, tiny_base, style_images, tmp_path, monkeypatch, capsys, caplog):
     caplog.set_level(logging.DEBUG)
     output = tmp_path / "secret-style"
-    assert main(["finetune", *sys_args(style_images, tiny_base, output), "--push-to-hub", "org/token-check", "--push-checkpoints"]) == 0
+    assert (
+        main(["finetune", *finetune_argv(style_images, tiny_base, output, "--push-to-hub", "org/token-check", "--push-checkpoints")]) == 0
+    )
     assert main(["pull", "org/token-check", "--output-dir", str(tmp_path / "pulled")]) == 0
     monkeypatch.setenv("HF_TOKEN", hub.READ_TOKEN)
     main(["push", str(output), "org/token-check"])  # fails: read-only token
@@ -360,24 +368,11 @@ def test_the_token_is_never_printed_logged_or_stored(hub, tiny_base, style_image
             assert token.encode() not in content
 
 
-def sys_args(style_images, base, output):
-    return ["--style-images", str(style_images), "--base", str(base), "--output-dir", str(output)] + [
-        "--steps",
-        "2",
-        "--resolution",
-        "32",
-        "--batch-size",
-        "1",
-        "--checkpointing-steps",
-        "1",
-    ]
-
-
 def test_two_processes_push_once_from_the_main_process(hub, tiny_base, style_images, tmp_path):
     env = {**os.environ, "ACCELERATE_USE_CPU": "1", "PYTHONPATH": REPO, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "0"}
     command = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1"]
     command += ["--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", str(free_port())]
-    command += [os.path.join(REPO, "train", "finetune.py"), *sys_args(style_images, tiny_base, tmp_path / "out")]
+    command += [os.path.join(REPO, "train", "finetune.py"), *finetune_argv(style_images, tiny_base, tmp_path / "out")]
     command += ["--push-to-hub", "org/ddp-style"]
     result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]

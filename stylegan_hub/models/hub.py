@@ -31,7 +31,12 @@ BUILTIN_PREFIX = "builtin:"
 BUILTIN_DIR = Path(__file__).resolve().parent.parent / "builtin"
 # Bumped when a saved model can no longer be read by older code; older formats stay readable.
 FORMAT_VERSION = 1
-_REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
+_REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")  # what resolving accepts: also legacy ids with no namespace
+
+
+def is_namespaced_repo_id(name: str) -> bool:
+    """`namespace/name`: the form a pushed repo and a card's `base_model` need."""
+    return bool(_REPO_ID.match(name)) and name.count("/") == 1
 
 
 def builtin_names() -> list[str]:

@@ -12,7 +12,7 @@ from pathlib import Path
 from huggingface_hub import ModelCard, ModelCardData
 
 from ..models import StyleGenerator
-from ..models.hub import _REPO_ID, BUILTIN_PREFIX, DISCRIMINATOR_SUBFOLDER
+from ..models.hub import DISCRIMINATOR_SUBFOLDER, is_namespaced_repo_id
 
 TRAINING_RECORD = "training_args.json"
 METRICS_FILE = "metrics.json"  # figures measured for this model (a flat JSON object), shown in the card when present
@@ -84,7 +84,7 @@ def _read_json(path: Path) -> dict:
 
 def _hub_base_model(base: str | None) -> str | None:
     """The base model as Hub metadata: only a Hub repo id qualifies (not a built-in name or a local folder)."""
-    if base and _REPO_ID.match(base) and "/" in base and not base.startswith(BUILTIN_PREFIX) and not Path(base).exists():
+    if base and is_namespaced_repo_id(base) and not Path(base).exists():
         return base
     return None
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from ..errors import HubError, ModelLoadError
 from ..models import StyleDiscriminator, StyleGenerator
-from ..models.hub import _REPO_ID, CONFIG_NAME, DISCRIMINATOR_SUBFOLDER, WEIGHTS_NAME, hub_errors
+from ..models.hub import CONFIG_NAME, DISCRIMINATOR_SUBFOLDER, WEIGHTS_NAME, hub_errors, is_namespaced_repo_id
 from .card import CARD_NAME, METRICS_FILE, SAMPLE_IMAGE, TRAINING_RECORD, model_card
 
 PUSHED_FILES = (
@@ -46,7 +46,7 @@ class PushResult:
 
 
 def check_repo_id(repo_id: str) -> str:
-    if not _REPO_ID.match(repo_id) or repo_id.count("/") != 1:
+    if not is_namespaced_repo_id(repo_id):
         raise ValueError(f"{repo_id!r}: not a Hub repo id; use the form 'your-name/style-name' or 'your-org/style-name'")
     return repo_id
 

@@ -51,7 +51,8 @@ class FinetuneJob:
         self._lock = threading.Lock()
         self._cancel = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"finetune-{Path(args.output_dir).name}", daemon=True)
-        self._first_step_time: float | None = None
+        self._first_step_time: float | None = None  # when the first step of this run ended, and its number,
+        self._first_step = 0  # so the ETA leaves out the warm-up
 
     def start(self) -> FinetuneJob:
         self._started = time.perf_counter()
@@ -80,7 +81,7 @@ class FinetuneJob:
 
     def _on_step(self, run: TrainingRun, step: int, losses: dict[str, float]) -> None:
         now = time.perf_counter()
-        if self._first_step_time is None:  # the first step includes warm-up; time the rest
+        if self._first_step_time is None:
             self._first_step_time, self._first_step = now, step
         done_since = step - self._first_step
         eta = (now - self._first_step_time) / done_since * (run.args.steps - step) if done_since else None
