@@ -117,6 +117,7 @@ def cmd_pull(args: argparse.Namespace) -> int:
 def cmd_eval(args: argparse.Namespace) -> int:
     from .artwork import ARTWORK_FILTERS
     from .data import ImageFolder
+    from .metrics.inception import SKIPPED_MESSAGE
     from .metrics.report import evaluate_model, format_table
     from .models import StyleGenerator
 
@@ -124,12 +125,16 @@ def cmd_eval(args: argparse.Namespace) -> int:
         raise ValueError(f"--teacher {args.teacher}: not a filter; choose one of {', '.join(ARTWORK_FILTERS)}")
     generator = StyleGenerator.from_pretrained(args.model, revision=args.revision)
     photos, style_images = ImageFolder(args.photos), ImageFolder(args.style_images)
-    results = evaluate_model(generator, list(photos), list(style_images), teacher=args.teacher, max_side=args.max_side)
+    results = evaluate_model(
+        generator, list(photos), list(style_images), teacher=args.teacher, max_side=args.max_side, inception_weights=args.inception_weights
+    )
     print(
         f"{args.model} on {len(photos)} photo(s), {len(style_images)} style image(s)"
         + (f", teacher {args.teacher}" if args.teacher else "")
     )
     print(format_table(results))
+    if "fid" not in results["model"]:
+        print(SKIPPED_MESSAGE)
     if args.output:
         record = {"model": args.model, "photos": len(photos), "style_images": len(style_images), "teacher": args.teacher}
         Path(args.output).write_text(json.dumps({**record, "max_side": args.max_side, "results": results}, indent=2) + "\n")
@@ -228,6 +233,9 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--style-images", required=True, nargs="+", help="the style's exemplars")
     evaluate.add_argument("--teacher", default=None, help="filter whose output is the ground truth (oil, sketch, cartoon, grade)")
     evaluate.add_argument("--max-side", type=int, default=256, help="fit images into this many pixels first (default: %(default)s)")
+    evaluate.add_argument(
+        "--inception-weights", default=None, help="local inception-2015-12-05.pt (TorchScript) for FID/KID; skipped without it"
+    )
     evaluate.add_argument("--output", default=None, help="also write the results as JSON here")
     evaluate.set_defaults(run=cmd_eval)
 

@@ -20,17 +20,20 @@ from .images import expand_image_paths, load_image
 
 # Fixed split of the colour (and two greyscale) photos shipped by scikit-image / scikit-learn.
 TRAIN_PHOTOS = ("astronaut", "coffee", "rocket", "china", "hubble_deep_field", "immunohistochemistry", "camera", "moon")
-HELDOUT_PHOTOS = ("chelsea", "flower")
+HELDOUT_PHOTOS = ("chelsea", "flower", "motorcycle")
 
 
 def sample_photo(name: str) -> Image.Image:
-    """One of the photos bundled with scikit-image (`skimage.data.<name>`) or scikit-learn ("china", "flower")."""
+    """One of the photos bundled with scikit-image (`skimage.data.<name>`; "motorcycle" is the left view of its
+    stereo pair) or scikit-learn ("china", "flower")."""
     if name in ("china", "flower"):
         from sklearn.datasets import load_sample_image
 
         return Image.fromarray(load_sample_image(f"{name}.jpg")).convert("RGB")
     import skimage.data
 
+    if name == "motorcycle":
+        return Image.fromarray(skimage.data.stereo_motorcycle()[0]).convert("RGB")
     if not hasattr(skimage.data, name):
         raise ValueError(f"unknown sample photo {name!r}; choose from {TRAIN_PHOTOS + HELDOUT_PHOTOS}")
     return Image.fromarray(getattr(skimage.data, name)()).convert("RGB")
@@ -138,3 +141,14 @@ class RandomCrops:
         """A batch (B, 3, R, R) in [-1, 1] and the index of the image each crop came from."""
         indices = torch.randint(0, len(self.images), (batch_size,))
         return torch.stack([self.crop(int(i)) for i in indices]), indices
+
+
+def palette(images: Sequence[Image.Image], max_side: int = 128) -> torch.Tensor:
+    """Every pixel of a set of images, each first fitted into `max_side` pixels: (1, 3, N, 1) in [-1, 1], the target
+    of a colour-distribution loss (a whole set's palette, where one batch of crops would be a biased sample)."""
+    pixels = []
+    for image in images:
+        image = image.convert("RGB").copy()
+        image.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
+        pixels.append(torch.from_numpy(np.array(image)).reshape(-1, 3).float() / 127.5 - 1)
+    return torch.cat(pixels).T[None, :, :, None]

@@ -1,8 +1,9 @@
 """Losses for learning a style, measured in the pretrained discriminator's frozen feature space.
 
 content  — features of the output match those of the photo (structure is kept)
-style    — Gram matrices of the output's features match the exemplars' (Gatys et al.: texture, strokes, tone)
-colour   — mean and covariance of the output's RGB match the exemplars' (the palette)
+style    — the output's features match the exemplars' in distribution: Gram matrices (Gatys et al., second moments;
+           the default) or a sliced Wasserstein distance of whole distributions (Heitz et al. 2021)
+colour   — the output's RGB values match the exemplars' (the palette): mean and covariance, or sliced Wasserstein
 identity — an image that already is in the style passes through unchanged (CycleGAN's identity loss)
 adversarial — non-saturating logistic GAN loss on differentiably augmented images
 """
@@ -13,6 +14,8 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
+
+COLOR_DIRECTIONS = 32  # random directions in RGB; 3 would match little more than a rotated histogram
 
 
 @dataclass
@@ -39,7 +42,15 @@ def relative_error(output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return (output.float() - target.float()).square().mean() / (target.float().square().mean() + 1e-8)
 
 
-def content_loss(output_features: list[torch.Tensor], photo_features: list[torch.Tensor]) -> torch.Tensor:
+def content_loss(output_features: list[torch.Tensor], photo_features: list[torch.Tensor], normalized: bool = False) -> torch.Tensor:
+    """Features of the output against the photo's. `normalized` compares them after removing each channel's mean
+    and deviation over the image (instance normalisation), so structure is kept while the global tone and palette,
+    which are the style's to change, are free."""
+    if normalized:
+        output_features, photo_features = (
+            [F.instance_norm(f.float()) for f in output_features],
+            [F.instance_norm(f.float()) for f in photo_features],
+        )
     return sum(relative_error(out, ref) for out, ref in zip(output_features, photo_features)) / len(output_features)
 
 
@@ -51,6 +62,42 @@ def style_loss(output_features: list[torch.Tensor], target_grams: list[torch.Ten
 
 def style_targets(exemplar_features: list[torch.Tensor]) -> list[torch.Tensor]:
     return [gram_matrix(f).mean(dim=0, keepdim=True) for f in exemplar_features]
+
+
+def sliced_wasserstein_loss(
+    output: torch.Tensor, target: torch.Tensor, num_directions: int | None = None, max_samples: int = 4096
+) -> torch.Tensor:
+    """Distance between the distributions of the feature vectors of two batches (B, C, H, W), relative to the target's
+    energy. Up to `max_samples` random vectors of each are projected on random unit directions (as many as channels by
+    default) and sorted, so each value meets its rank-mate. Unlike Gram matrices this matches whole distributions
+    (Heitz et al. 2021), so a style's tone curve and palette are learned, not just its correlations."""
+    channels = output.shape[1]
+    output, target = (_sample_vectors(x, max_samples) for x in (output, target))  # (C, N), (C, M)
+    directions = torch.randn(num_directions or channels, channels, device=output.device)
+    directions = directions / directions.norm(dim=1, keepdim=True)
+    projected_output = (directions @ output).sort(dim=1).values  # (D, N)
+    projected_target = (directions @ target).sort(dim=1).values
+    if projected_target.shape[1] != projected_output.shape[1]:  # compare quantiles when the counts differ
+        projected_target = F.interpolate(projected_target[None], size=projected_output.shape[1], mode="linear")[0]
+    return (projected_output - projected_target).square().mean() / (projected_target.square().mean() + 1e-8)
+
+
+def _sample_vectors(features: torch.Tensor, max_samples: int) -> torch.Tensor:
+    """(B, C, H, W) -> (C, N): the feature vectors at up to `max_samples` random positions."""
+    vectors = features.float().transpose(0, 1).reshape(features.shape[1], -1)
+    if vectors.shape[1] > max_samples:
+        vectors = vectors[:, torch.randperm(vectors.shape[1], device=vectors.device)[:max_samples]]
+    return vectors
+
+
+def color_distribution_loss(output: torch.Tensor, exemplars: torch.Tensor) -> torch.Tensor:
+    """Sliced Wasserstein distance of RGB values: the palette as a whole, tone curve included."""
+    return sliced_wasserstein_loss(output, exemplars, num_directions=COLOR_DIRECTIONS)
+
+
+def distribution_loss(output_features: list[torch.Tensor], exemplar_features: list[torch.Tensor]) -> torch.Tensor:
+    """Sliced Wasserstein style loss averaged over layers."""
+    return sum(sliced_wasserstein_loss(out, ref) for out, ref in zip(output_features, exemplar_features)) / len(output_features)
 
 
 def color_statistics(images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

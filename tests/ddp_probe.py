@@ -16,8 +16,8 @@ real_step = finetune.finetune_step
 seen = []
 
 
-def recording_step(models, feature_net, photos, exemplars, weights):
-    losses = real_step(models, feature_net, photos, exemplars, weights)
+def recording_step(models, feature_net, photos, exemplars, weights, **options):
+    losses = real_step(models, feature_net, photos, exemplars, weights, **options)
     accelerator = models.accelerator
     seen.append(hashlib.sha256(photos.cpu().numpy().tobytes()).hexdigest())
     rank = accelerator.process_index

@@ -147,15 +147,19 @@ def test_styles_lists_cached_hub_styles_after_builtins(tmp_path, tiny_base, monk
     assert listed == [*builtin_styles(), "org/my-style"]  # the discriminator repo is not a style
 
 
-def test_eval_prints_a_table_and_writes_json(photos, tmp_path, tiny_style, capsys):
+def test_eval_prints_a_table_and_writes_json(photos, tmp_path, tiny_style, capsys, monkeypatch):
+    monkeypatch.delenv("STYLEGAN_HUB_INCEPTION_WEIGHTS", raising=False)
     output = tmp_path / "scores.json"
     argv = ["eval", "--model", tiny_style, "--photos", str(photos), "--style-images", str(photos), "--teacher", "grade"]
     assert main([*argv, "--output", str(output)]) == 0
     table = capsys.readouterr().out
     assert "| psnr |" in table and "| swd |" in table and "| content_kept |" in table
+    assert "FID and KID skipped" in table
     scores = json.loads(output.read_text())
     assert scores["teacher"] == "grade" and scores["photos"] == 2
     assert scores["results"]["photo"]["content_kept"] == pytest.approx(1.0, abs=1e-6)
     assert set(scores["results"]["model"]) == {"psnr", "ssim", "content_kept", "swd", "color_distance"}
     assert main([*argv[:-1], "watercolour"]) == 2
     assert "not a filter" in capsys.readouterr().err
+    assert main([*argv, "--inception-weights", str(tmp_path / "missing.pt")]) == 1
+    assert "Inception weights not found" in capsys.readouterr().err

@@ -44,8 +44,8 @@ def test_cancel_stops_after_the_current_step_and_keeps_a_resumable_style(style_d
     release = threading.Event()
     real_step = finetune.finetune_step
 
-    def step_then_wait(*args):
-        losses = real_step(*args)
+    def step_then_wait(*args, **kwargs):
+        losses = real_step(*args, **kwargs)
         reached.set()
         release.wait(30)
         return losses

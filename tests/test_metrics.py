@@ -67,3 +67,55 @@ def test_evaluate_outputs_uses_the_references_given(photos):
     assert results["content_kept"] == pytest.approx(1.0, abs=1e-6)
     unpaired = evaluate_outputs(photo_tensors, photos=photo_tensors, style_images=targets[:2])
     assert "psnr" not in unpaired and "swd" in unpaired
+
+
+class TinyInception(torch.nn.Module):
+    """Stands in for inception-2015-12-05.pt: same call, uint8 NCHW in, a feature vector per image out."""
+
+    def forward(self, x: torch.Tensor, return_features: bool = False) -> torch.Tensor:
+        x = x.float() / 255
+        return torch.cat([x.mean(dim=(2, 3)), x.std(dim=(2, 3)), x[:, :, ::4, ::4].flatten(2).std(dim=2)], dim=1)
+
+
+@pytest.fixture
+def inception_file(tmp_path):
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # TorchScript is the format the real weights come in
+        path = tmp_path / "inception.pt"
+        torch.jit.script(TinyInception()).save(str(path))
+    return path
+
+
+def test_frechet_and_kernel_distances_match_their_definitions():
+    from stylegan_hub.metrics.inception import frechet_distance, kernel_distance
+
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(0, 1, (20000, 1)), rng.normal(1, 2, (20000, 1))
+    assert frechet_distance(a, b) == pytest.approx(1 + 1 + 4 - 2 * 2, abs=0.1)  # (mu_a-mu_b)^2 + s_a^2 + s_b^2 - 2 s_a s_b
+    assert frechet_distance(a, a) == pytest.approx(0, abs=1e-6)
+    first, second, shifted = rng.normal(0, 1, (400, 8)), rng.normal(0, 1, (400, 8)), rng.normal(0.5, 1, (400, 8))
+    unbiased = kernel_distance(first, second, subsets=20, subset_size=200)
+    assert abs(unbiased) < 0.1 * kernel_distance(shifted, second, subsets=20, subset_size=200)
+    with pytest.raises(ValueError, match="at least 2"):
+        kernel_distance(a[:1], b)
+
+
+def test_fid_and_kid_only_with_local_inception_weights(photos, inception_file, monkeypatch, tmp_path):
+    from stylegan_hub.metrics.inception import INCEPTION_ENV, InceptionUnavailable
+
+    monkeypatch.delenv(INCEPTION_ENV, raising=False)
+    exemplars = tensors([apply_artwork("sketch", p) for p in photos])
+    plain, sketched = tensors(photos), tensors([apply_artwork("sketch", p.rotate(180)) for p in photos])
+    assert "fid" not in evaluate_outputs(plain, photos=plain, style_images=exemplars)
+    near = evaluate_outputs(sketched, photos=plain, style_images=exemplars, inception_weights=str(inception_file))
+    far = evaluate_outputs(plain, photos=plain, style_images=exemplars, inception_weights=str(inception_file))
+    assert near["fid"] < far["fid"] and near["kid"] < far["kid"]
+    monkeypatch.setenv(INCEPTION_ENV, str(inception_file))
+    assert evaluate_outputs(plain, photos=plain, style_images=exemplars)["fid"] == pytest.approx(far["fid"])
+    with pytest.raises(InceptionUnavailable, match="not found"):
+        evaluate_outputs(plain, photos=plain, style_images=exemplars, inception_weights=str(tmp_path / "missing.pt"))
+    (tmp_path / "junk.pt").write_bytes(b"not a network")
+    with pytest.raises(InceptionUnavailable, match="not a TorchScript"):
+        evaluate_outputs(plain, photos=plain, style_images=exemplars, inception_weights=str(tmp_path / "junk.pt"))

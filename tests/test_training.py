@@ -129,6 +129,29 @@ def test_resume_continues_step_count_and_losses(tiny_base, tmp_path, grade_exemp
         assert torch.allclose(tensor, load_file(resumed / "model.safetensors")[name], atol=1e-5)
 
 
+@pytest.mark.parametrize(
+    "design",
+    [[], ["--color-target", "palette"], ["--style-distance", "swd", "--content-features", "normalized", "--color-target", "palette"]],
+)
+def test_loss_design_options_train(tiny_base, tmp_path, grade_exemplars, design):
+    output = finetune.main(tiny_args(grade_exemplars, tiny_base, tmp_path / "style", "--steps", "3", *design))
+    losses = [json.loads(line) for line in (output / "logs" / "losses.jsonl").read_text().splitlines()]
+    assert [entry["step"] for entry in losses] == [1, 2, 3] and all(entry["color"] > 0 for entry in losses)
+    record = json.loads((output / "training_args.json").read_text())
+    assert all(flag in record["command"] for flag in design)
+
+
+def test_from_scratch_keeps_the_architecture_not_the_weights(tiny_base, tmp_path, grade_exemplars):
+    output = finetune.main(
+        tiny_args(grade_exemplars, tiny_base, tmp_path / "style", "--steps", "1", "--from-scratch", "--freeze-blocks", "1")
+    )
+    base = load_file(tiny_base / "discriminator" / "model.safetensors")
+    trained = load_file(output / "discriminator" / "model.safetensors")
+    assert base.keys() == trained.keys()
+    assert not torch.equal(base["blocks.0.conv.weight"], trained["blocks.0.conv.weight"])  # frozen, yet not the base's
+    assert json.loads((output / "config.json").read_text()) == json.loads((tiny_base / "config.json").read_text())
+
+
 def test_bad_resume_and_base(tiny_base, tmp_path, grade_exemplars):
     with pytest.raises(ValueError, match="not a checkpoint folder"):
         finetune.main(tiny_args(grade_exemplars, tiny_base, tmp_path / "x", "--steps", "1", "--resume", str(tmp_path)))

@@ -32,6 +32,70 @@ def test_content_and_color_losses():
     assert losses.color_loss(image * 0.5, image) > 1e-3
 
 
+def test_sliced_wasserstein_loss_matches_whole_distributions_where_gram_matrices_see_only_second_moments():
+    torch.manual_seed(0)
+    gaussian = torch.randn(1, 4, 64, 64)
+    shuffled = gaussian.flatten(2)[..., torch.randperm(64 * 64)].reshape(1, 4, 64, 64)
+    assert losses.sliced_wasserstein_loss(shuffled, gaussian) < 1e-6  # where things are does not matter
+    two_valued = torch.randn(1, 4, 64, 64).sign()  # +-1: the same mean (0) and covariance (identity) as the gaussian
+    gram = losses.style_loss([two_valued], losses.style_targets([gaussian]))
+    swd = losses.sliced_wasserstein_loss(two_valued, gaussian, max_samples=64 * 64)
+    assert gram < 0.005 and swd > 20 * gram
+    assert losses.sliced_wasserstein_loss(gaussian * 2, gaussian) > 0.5
+    # Different sample counts compare by quantiles; the gradient moves the output's values toward the target's.
+    small = torch.randn(1, 4, 8, 8, requires_grad=True)
+    losses.sliced_wasserstein_loss(small, gaussian + 3).backward()
+    assert (small.grad < 0).float().mean() > 0.9
+
+
+def test_normalized_content_loss_keeps_structure_and_frees_tone():
+    torch.manual_seed(0)
+    features = torch.rand(2, 8, 16, 16)
+    toned = features * 3 + 1  # a global tone change of every channel
+    assert losses.content_loss([toned], [features], normalized=True) < 1e-6
+    assert losses.content_loss([toned], [features], normalized=False) > 1
+    assert losses.content_loss([features.flip(-1)], [features], normalized=True) > 0.5  # moved structure still counts
+
+
+def test_palette_holds_every_pixel_of_the_set():
+    from stylegan_hub.data import palette
+
+    red, blue = Image.new("RGB", (300, 150), (255, 0, 0)), Image.new("RGB", (20, 10), (0, 0, 255))
+    pixels = palette([red, blue], max_side=128)
+    assert pixels.shape == (1, 3, 128 * 64 + 200, 1)
+    assert pixels[0, :, 0, 0].tolist() == [1.0, -1.0, -1.0] and pixels[0, :, -1, 0].tolist() == [-1.0, -1.0, 1.0]
+
+
+def test_reinhard_moves_lab_statistics_and_gatys_optimisation_moves_toward_the_style():
+    import numpy as np
+    from skimage.color import rgb2lab
+
+    from stylegan_hub.artwork import apply_artwork
+    from stylegan_hub.baselines import optimize_transfer, reinhard_transfer
+    from stylegan_hub.inference import pil_to_tensor
+    from stylegan_hub.models import StyleDiscriminator
+
+    photos = [p.resize((64, 48)) for p in sample_photos("train")[:2]]
+    photo = pil_to_tensor(photos[0])
+    exemplars = [pil_to_tensor(apply_artwork("sketch", p)) for p in photos[1:]]
+    moved = reinhard_transfer(photo, exemplars)
+    lab = rgb2lab(moved[0].permute(1, 2, 0).double().numpy()).reshape(-1, 3)
+    reference = rgb2lab(exemplars[0][0].permute(1, 2, 0).double().numpy()).reshape(-1, 3)
+    assert np.allclose(lab.mean(0), reference.mean(0), atol=1.5) and moved.shape == photo.shape
+
+    torch.manual_seed(0)
+    feature_net = StyleDiscriminator(channels=[8, 8, 8])
+    optimized = optimize_transfer(photo, exemplars, feature_net, steps=30, learning_rate=0.05)
+    assert optimized.shape == photo.shape and 0 <= optimized.min() and optimized.max() <= 1
+
+    def style_error(image):
+        with torch.no_grad():
+            targets = losses.style_targets(feature_net.features(exemplars[0] * 2 - 1))
+            return losses.style_loss(feature_net.features(image * 2 - 1), targets) + losses.color_loss(image, exemplars[0])
+
+    assert style_error(optimized) < 0.5 * style_error(photo)
+
+
 def test_adversarial_losses_have_the_right_direction():
     confident_real, confident_fake = torch.full((4, 1), 5.0), torch.full((4, 1), -5.0)
     assert losses.discriminator_adversarial_loss(confident_real, confident_fake) < 0.1

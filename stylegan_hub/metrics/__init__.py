@@ -4,7 +4,7 @@ Each metric compares stylized outputs with one reference set:
 - `target`: the ground truth for each output (a teacher filter's rendering of the same photo): PSNR, SSIM;
 - `photo`: the photo each output was made from: content kept (SSIM of blurred luminance edges);
 - `style`: the style exemplars, unpaired: sliced Wasserstein distance of Laplacian-pyramid patches (SWD, as in
-  ProGAN) and colour-histogram distance.
+  ProGAN) and colour-histogram distance; FID and KID too when local Inception weights are given (`inception.py`).
 
 Images are float tensors (B, 3, H, W) in [0, 1]; paired metrics need equal sizes, unpaired ones any sizes.
 """
@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import torch
 
 from .fidelity import content_kept, psnr, ssim
+from .inception import inception_scores, inception_weights_path
 from .style import color_histogram_distance, sliced_wasserstein
 
 
@@ -50,8 +51,13 @@ def evaluate_outputs(
     style_images: list[torch.Tensor] | None = None,
     targets: list[torch.Tensor] | None = None,
     names: list[str] | None = None,
+    inception_weights: str | None = None,
 ) -> dict[str, float]:
-    """Every metric whose reference is given, as the mean over the outputs (each (1, 3, H, W) in [0, 1])."""
+    """Every metric whose reference is given, as the mean over the outputs (each (1, 3, H, W) in [0, 1]).
+
+    FID and KID against the style images are added when Inception weights are given here or through
+    STYLEGAN_HUB_INCEPTION_WEIGHTS (see `inception.py`).
+    """
     results: dict[str, float] = {}
     for metric in METRICS.values():
         if names is not None and metric.name not in names:
@@ -67,6 +73,8 @@ def evaluate_outputs(
                 continue
             values = [metric.compute(outputs, style_images)]
         results[metric.name] = float(sum(values) / len(values))
+    if style_images and inception_weights_path(inception_weights) is not None:
+        results.update(inception_scores(outputs, style_images, inception_weights))
     return results
 
 

@@ -10,9 +10,11 @@ from ..artwork import apply_artwork
 from ..inference import pil_to_tensor, stylize
 from ..models import StyleGenerator
 from . import METRICS, evaluate_outputs
+from .inception import INCEPTION_METRICS
 
 
-def _fit(image: Image.Image, max_side: int) -> Image.Image:
+def fit_image(image: Image.Image, max_side: int) -> Image.Image:
+    """An RGB copy of the image fitted into `max_side` pixels (never enlarged): metrics compare images at one scale."""
     image = image.convert("RGB")
     image.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
     return image
@@ -25,18 +27,19 @@ def evaluate_model(
     *,
     teacher: str | None = None,
     max_side: int = 256,
+    inception_weights: str | None = None,
 ) -> dict[str, dict[str, float]]:
     """Metrics for the model's outputs and for the unchanged photos, so a reader sees what the model adds.
 
     With `teacher` (an `stylegan_hub.artwork` filter name) the paired metrics compare with the filter's rendering of
     each photo, the ground truth of that style. Images are first fitted into `max_side` pixels.
     """
-    fitted = [_fit(photo, max_side) for photo in photos]
+    fitted = [fit_image(photo, max_side) for photo in photos]
     photo_tensors = [pil_to_tensor(photo) for photo in fitted]
-    style_tensors = [pil_to_tensor(_fit(image, max_side)) for image in style_images]
+    style_tensors = [pil_to_tensor(fit_image(image, max_side)) for image in style_images]
     targets = [pil_to_tensor(apply_artwork(teacher, photo)) for photo in fitted] if teacher else None
     outputs = [pil_to_tensor(stylize(generator, photo)) for photo in fitted]
-    references = dict(photos=photo_tensors, style_images=style_tensors, targets=targets)
+    references = dict(photos=photo_tensors, style_images=style_tensors, targets=targets, inception_weights=inception_weights)
     return {"model": evaluate_outputs(outputs, **references), "photo": evaluate_outputs(photo_tensors, **references)}
 
 
@@ -48,4 +51,7 @@ def format_table(results: dict[str, dict[str, float]]) -> str:
         if name in results[columns[0]]:
             values = " | ".join(f"{results[column][name]:.3f}" for column in columns)
             lines.append(f"| {name} | {values} | {'higher' if metric.higher_is_better else 'lower'} |")
+    for name in INCEPTION_METRICS:
+        if name in results[columns[0]]:
+            lines.append(f"| {name} | " + " | ".join(f"{results[column][name]:.3f}" for column in columns) + " | lower |")
     return "\n".join(lines)

@@ -16,7 +16,7 @@ from accelerate import Accelerator
 from accelerate.utils import set_seed
 
 from ..augment import parse_policy
-from ..data import ImageFolder, RandomCrops, sample_photos
+from ..data import ImageFolder, RandomCrops, palette, sample_photos
 from ..errors import ModelLoadError
 from ..losses import LossWeights
 from ..models import StyleDiscriminator, StyleGenerator, resolve_model_dir
@@ -55,11 +55,15 @@ def main(args: argparse.Namespace, on_step: Callable[[TrainingRun, int, dict[str
     # Data: the user's exemplars (few, kept in memory) and content photos.
     style_images = ImageFolder(args.style_images)
     exemplars = RandomCrops(style_images, args.resolution, min_scale=0.35)
+    exemplar_palette = palette(list(style_images)).to(accelerator.device) if args.color_target == "palette" else None
     photo_set = ImageFolder(args.content_images) if args.content_images else sample_photos("train")
     photos = RandomCrops(photo_set, args.resolution)
 
     # Models: the generator trains; the discriminator keeps its lower blocks and is also the perceptual space.
     generator, discriminator = load_base(args.base)
+    if args.from_scratch:  # the base's architecture with fresh weights: what pretraining buys, as an ablation
+        generator = StyleGenerator(**generator._hub_mixin_config)
+        discriminator = StyleDiscriminator(**discriminator._hub_mixin_config)
     generator.train()
     discriminator.train()
     feature_net = frozen_copy(discriminator).to(accelerator.device)
@@ -75,7 +79,16 @@ def main(args: argparse.Namespace, on_step: Callable[[TrainingRun, int, dict[str
     for step in run.steps("fine-tune"):
         photo_batch = photos.sample(args.batch_size)[0].to(accelerator.device)
         exemplar_batch = exemplars.sample(args.batch_size)[0].to(accelerator.device)
-        losses = finetune_step(models, feature_net, photo_batch, exemplar_batch, weights)
+        losses = finetune_step(
+            models,
+            feature_net,
+            photo_batch,
+            exemplar_batch,
+            weights,
+            style_distance=args.style_distance,
+            palette=exemplar_palette,
+            normalized_content=args.content_features == "normalized",
+        )
         scheduler.step()
         run.end_step(step, losses)
 

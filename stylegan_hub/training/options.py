@@ -6,6 +6,7 @@ import argparse
 import shlex
 
 from ..losses import LossWeights
+from .steps import COLOR_TARGETS, CONTENT_FEATURES, STYLE_DISTANCES
 
 DEFAULT_BASE = "builtin:base"
 
@@ -83,6 +84,30 @@ def build_finetune_parser(add_help: bool = True) -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--freeze-blocks", type=int, default=2, help="lower discriminator blocks kept frozen (FreezeD) (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--from-scratch", action="store_true", help="use only the base's architecture, not its weights (an ablation; worse results)"
+    )
+    design = parser.add_argument_group("loss design", "the choices the quality benchmark's ablations compare")
+    design.add_argument(
+        "--style-distance",
+        choices=STYLE_DISTANCES,
+        default="gram",
+        help="output vs exemplar features and colours: Gram matrices and RGB mean/covariance, or sliced Wasserstein "
+        "distances of whole distributions (default: %(default)s)",
+    )
+    design.add_argument(
+        "--content-features",
+        choices=CONTENT_FEATURES,
+        default="raw",
+        help="content loss on raw features, or on instance-normalised ones, which leave global tone and palette free "
+        "(default: %(default)s)",
+    )
+    design.add_argument(
+        "--color-target",
+        choices=COLOR_TARGETS,
+        default="batch",
+        help="colour statistics to match: each batch's exemplar crops, or all exemplars' pixels (default: %(default)s)",
     )
     for name, default in vars(LossWeights()).items():
         parser.add_argument(f"--{name}-weight", type=float, default=default, help="(default: %(default)s)")

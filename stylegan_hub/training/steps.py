@@ -20,6 +20,10 @@ from ..augment import diff_augment
 from ..losses import LossWeights
 from ..models import StyleDiscriminator
 
+STYLE_DISTANCES = ("gram", "swd")
+CONTENT_FEATURES = ("raw", "normalized")
+COLOR_TARGETS = ("batch", "palette")
+
 
 @dataclass
 class GanModels:
@@ -68,20 +72,39 @@ def finetune_step(
     exemplars: torch.Tensor,
     weights: LossWeights,
     content_layers: tuple[int, ...] = (1, 2),
+    style_distance: str = "gram",
+    palette: torch.Tensor | None = None,
+    normalized_content: bool = False,
 ) -> dict[str, float]:
-    """Learn the exemplars' style: photos (B, 3, R, R) and exemplar crops (B, 3, R, R), both in [-1, 1]."""
+    """Learn the exemplars' style: photos (B, 3, R, R) and exemplar crops (B, 3, R, R), both in [-1, 1].
+
+    `style_distance` compares the output's features and colours with the exemplars' by Gram matrices and colour
+    mean/covariance ("gram") or as whole distributions ("swd"). `palette` (1, 3, N, 1) holds pixels of all
+    exemplars: the colour target is then the whole set's palette, not just this batch's crops. `normalized_content`
+    measures content on instance-normalised features. The quality benchmark's ablations compare these choices.
+    """
+    if style_distance not in STYLE_DISTANCES:
+        raise ValueError(f"style_distance must be one of {STYLE_DISTANCES}, got {style_distance!r}")
     accelerator = models.accelerator
     with accelerator.autocast():
         # One pass over photos and exemplars: the exemplars' outputs feed the identity loss.
         output, exemplar_output = models.generator(torch.cat([photos, exemplars])).chunk(2)
         with torch.no_grad():
             photo_features = feature_net.features(photos)
-            targets = losses.style_targets(feature_net.features(exemplars))
+            exemplar_features = feature_net.features(exemplars)
         output_features = feature_net.features(output)
+        if style_distance == "swd":
+            style = losses.distribution_loss(output_features, exemplar_features)
+            color = losses.color_distribution_loss(output, exemplars if palette is None else palette)
+        else:
+            style = losses.style_loss(output_features, losses.style_targets(exemplar_features))
+            color = losses.color_loss(output, exemplars if palette is None else palette)
         terms = {
-            "content": losses.content_loss([output_features[i] for i in content_layers], [photo_features[i] for i in content_layers]),
-            "style": losses.style_loss(output_features, targets),
-            "color": losses.color_loss(output, exemplars),
+            "content": losses.content_loss(
+                [output_features[i] for i in content_layers], [photo_features[i] for i in content_layers], normalized_content
+            ),
+            "style": style,
+            "color": color,
             "identity": losses.identity_loss(exemplar_output, exemplars),
             "adversarial": losses.generator_adversarial_loss(models.unwrapped_discriminator()(diff_augment(output, models.augment))[0]),
         }

@@ -1,0 +1,302 @@
+"""The style-learning benchmark: does a style learned from a few images look right on new photos, against baselines?
+
+    python bench/quality.py                        # everything below, 3 seeds (hours on 2 CPU cores; resumable)
+    python bench/quality.py --seeds 1 --shots 6    # a quicker pass
+    python bench/quality.py --report-only          # re-render docs/benchmark.md and the plots from saved results
+
+Teacher styles (the filters in `stylegan_hub.artwork`) give a ground truth: the fine-tune sees only the exemplars
+teacher(train photo) for the first 1, 3 or 6 train photos (unpaired, few-shot) and is scored by PSNR/SSIM of
+model(held-out photo) against teacher(held-out photo). Texture styles (scikit-image's brick, grass, gravel) have no
+ground truth and are scored by SWD to the texture and content kept. Baselines run on the same data in the same run:
+the photo itself, Reinhard colour transfer, Gatys-style per-photo optimisation in the same feature space, our
+generator trained on the *paired* ground truth (what unpaired learning can approach), the fine-tune from scratch
+(what pretraining buys) and ablations of the fine-tune. Every run's scores are appended to results.jsonl as it ends,
+so an interrupted benchmark resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import shutil
+import statistics
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from stylegan_hub.artwork import ARTWORK_FILTERS, apply_artwork
+from stylegan_hub.baselines import optimize_transfer, reinhard_transfer
+from stylegan_hub.data import HELDOUT_PHOTOS, TRAIN_PHOTOS, RandomCrops, sample_photo
+from stylegan_hub.inference import pil_to_tensor, stylize, tensor_to_pil
+from stylegan_hub.metrics import evaluate_outputs
+from stylegan_hub.metrics.report import fit_image
+from stylegan_hub.models import StyleGenerator
+from stylegan_hub.training import finetune
+
+REPO = Path(__file__).resolve().parent.parent
+TEXTURES = ("brick", "grass", "gravel")
+METHODS = ("identity", "reinhard", "gatys", "ours", "paired", "scratch")
+ABLATIONS = {  # fine-tune variants: the flags that differ from the default fine-tune
+    "swd": ["--style-distance", "swd"],
+    "normalized-content": ["--content-features", "normalized"],
+    "palette": ["--color-target", "palette"],
+    "swd+normalized+palette": ["--style-distance", "swd", "--content-features", "normalized", "--color-target", "palette"],
+    "no-style": ["--style-weight", "0"],
+    "no-color": ["--color-weight", "0"],
+    "no-adversarial": ["--adversarial-weight", "0"],
+    "no-identity": ["--identity-weight", "0"],
+    "no-color-augment": ["--augment", "translation,cutout"],
+}
+TRAJECTORY_STEPS = 8  # points on the SWD-vs-steps curve
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--output-dir", default="build/bench-quality", help="runs, images and results.jsonl (default: %(default)s)")
+    parser.add_argument("--styles", nargs="+", default=list(ARTWORK_FILTERS), choices=list(ARTWORK_FILTERS), help="teacher styles")
+    parser.add_argument("--textures", nargs="*", default=list(TEXTURES), choices=list(TEXTURES), help="texture styles")
+    parser.add_argument("--shots", nargs="+", type=int, default=[1, 3, 6], help="exemplar counts (default: %(default)s)")
+    parser.add_argument("--seeds", type=int, default=3, help="seeds per learned method (default: %(default)s)")
+    parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=list(METHODS))
+    parser.add_argument("--full-methods-shots", nargs="+", type=int, default=[6], help="shots at which paired/scratch also run")
+    parser.add_argument("--ablations", nargs="*", default=list(ABLATIONS), choices=list(ABLATIONS), help="at the largest shot count")
+    parser.add_argument("--steps", type=int, default=None, help="fine-tune steps (default: the fine-tune's own default)")
+    parser.add_argument("--resolution", type=int, default=None, help="fine-tune crop size (default: the fine-tune's own)")
+    parser.add_argument("--base", default=None, help="base model (default: the fine-tune's default base)")
+    parser.add_argument("--eval-side", type=int, default=256, help="held-out photos are fitted into this many pixels")
+    parser.add_argument("--gatys-steps", type=int, default=200, help="optimisation steps per photo (default: %(default)s)")
+    parser.add_argument("--docs", default=str(REPO / "docs"), help="where benchmark.md and its images go (default: %(default)s)")
+    parser.add_argument("--readme", default=str(REPO / "README.md"), help="README whose benchmark section is rewritten")
+    parser.add_argument("--report-only", action="store_true", help="only render the report from results.jsonl")
+    return parser.parse_args(argv)
+
+
+# --------------------------------------------------------------------------- data
+
+
+def texture(name: str) -> Image.Image:
+    import skimage.data
+
+    return Image.fromarray(getattr(skimage.data, name)()).convert("RGB")
+
+
+def exemplar_dir(root: Path, kind: str, style: str, shots: int) -> Path:
+    """The exemplar images as files (what a user would upload): teacher(train photos) or the texture itself."""
+    folder = root / "exemplars" / f"{kind}-{style}-{shots}"
+    if not folder.is_dir():
+        staging = folder.with_suffix(".tmp")
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir(parents=True)
+        if kind == "teacher":
+            for name in TRAIN_PHOTOS[:shots]:
+                apply_artwork(style, sample_photo(name)).save(staging / f"{name}.png")
+        else:
+            texture(style).save(staging / f"{style}.png")
+        staging.rename(folder)
+    return folder
+
+
+class Task:
+    """One style at one exemplar count: the exemplars, the held-out photos and (for teachers) their ground truth."""
+
+    def __init__(self, root: Path, kind: str, style: str, shots: int, eval_side: int):
+        self.kind, self.style, self.shots = kind, style, shots
+        self.exemplar_dir = exemplar_dir(root, kind, style, shots)
+        self.photos = [fit_image(sample_photo(name), eval_side) for name in HELDOUT_PHOTOS]
+        self.exemplars = [pil_to_tensor(fit_image(Image.open(path), eval_side)) for path in sorted(self.exemplar_dir.iterdir())]
+        self.targets = [pil_to_tensor(apply_artwork(style, photo)) for photo in self.photos] if kind == "teacher" else None
+
+    def score(self, outputs: list[torch.Tensor]) -> dict[str, float]:
+        photos = [pil_to_tensor(photo) for photo in self.photos]
+        return evaluate_outputs(outputs, photos=photos, style_images=self.exemplars, targets=self.targets)
+
+
+# --------------------------------------------------------------------------- methods
+
+
+def finetune_args(args: argparse.Namespace, task: Task, output_dir: Path, seed: int, extra: list[str]) -> argparse.Namespace:
+    argv = ["--style-images", str(task.exemplar_dir), "--output-dir", str(output_dir), "--seed", str(seed)]
+    for flag, value in (("--steps", args.steps), ("--resolution", args.resolution), ("--base", args.base)):
+        if value is not None:
+            argv += [flag, str(value)]
+    return finetune.parse_args([*argv, "--sample-every", "100000", "--checkpointing-steps", "100000", *extra])
+
+
+def run_finetune(args: argparse.Namespace, task: Task, output_dir: Path, seed: int, extra: list[str]) -> tuple[StyleGenerator, list]:
+    """The fine-tune exactly as users run it; returns the model and its SWD/PSNR on the held-out photos along the way."""
+    run_args = finetune_args(args, task, output_dir, seed, extra)
+    checkpoints = set(np.linspace(0, run_args.steps, TRAJECTORY_STEPS + 1).round().astype(int)[1:])
+    trajectory = []
+
+    def on_step(run, step, losses):
+        if step in checkpoints:
+            with run.ema_generator() as generator:
+                scores = task.score([pil_to_tensor(stylize(generator, photo)) for photo in task.photos])
+            trajectory.append({"step": step, **scores})
+
+    finetune.main(run_args, on_step=on_step)
+    shutil.rmtree(output_dir / "checkpoints", ignore_errors=True)
+    return StyleGenerator.from_pretrained(str(output_dir)), trajectory
+
+
+class PairedCrops(RandomCrops):
+    """Random crops taken at the same place of a photo and its ground truth (6 channels: photo, target)."""
+
+    def __init__(self, photos: list[Image.Image], targets: list[Image.Image], resolution: int):
+        super().__init__(photos, resolution)
+        self.targets = targets
+
+    def _decode(self, index: int) -> torch.Tensor:
+        photo, target = self.images[index], self.targets[index]
+        return torch.cat([torch.from_numpy(np.array(image)).permute(2, 0, 1) for image in (photo, target)])
+
+
+def train_paired(args: argparse.Namespace, task: Task, seed: int) -> StyleGenerator:
+    """The upper bound: the same generator, base, steps, crops and optimiser as the fine-tune, but trained with an L1
+    loss on (photo, teacher(photo)) pairs of the same train photos, so it is told exactly what the style does."""
+    from diffusers.training_utils import EMAModel
+
+    from stylegan_hub.training.finetune import load_base
+
+    defaults = finetune_args(args, task, Path("unused"), seed, [])
+    torch.manual_seed(seed)
+    generator, _ = load_base(defaults.base)
+    generator.train()
+    names = TRAIN_PHOTOS[: task.shots]
+    photos = [sample_photo(name) for name in names]
+    photos = [fit_image(photo, 768) for photo in photos]
+    crops = PairedCrops(photos, [apply_artwork(task.style, photo) for photo in photos], defaults.resolution)
+    optimizer = torch.optim.Adam(generator.parameters(), lr=defaults.learning_rate, betas=(0.5, 0.99))
+    ema = EMAModel(generator.parameters(), decay=defaults.ema_decay, use_ema_warmup=True)
+    for _ in range(defaults.steps):
+        batch = crops.sample(defaults.batch_size)[0]
+        loss = torch.nn.functional.l1_loss(generator(batch[:, :3]), batch[:, 3:])
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        ema.step(generator.parameters())
+    ema.copy_to(generator.parameters())
+    return generator.eval()
+
+
+def run_method(args: argparse.Namespace, task: Task, method: str, seed: int, workdir: Path) -> tuple[list[torch.Tensor], list]:
+    """Outputs on the held-out photos (each (1, 3, H, W) in [0, 1]) and, for fine-tunes, the SWD-vs-steps trajectory."""
+    photos = [pil_to_tensor(photo) for photo in task.photos]
+    if method == "identity":
+        return photos, []
+    if method == "reinhard":
+        return [reinhard_transfer(photo, task.exemplars) for photo in photos], []
+    if method == "gatys":
+        from stylegan_hub.training.finetune import load_base
+
+        _, discriminator = load_base(args.base or finetune_args(args, task, workdir, seed, []).base)
+        return [optimize_transfer(photo, task.exemplars, discriminator, steps=args.gatys_steps) for photo in photos], []
+    if method == "paired":
+        generator = train_paired(args, task, seed)
+        return [pil_to_tensor(stylize(generator, photo)) for photo in task.photos], []
+    extra = ["--from-scratch"] if method == "scratch" else ABLATIONS.get(method.removeprefix("ours:"), [])
+    generator, trajectory = run_finetune(args, task, workdir, seed, extra)
+    return [pil_to_tensor(stylize(generator, photo)) for photo in task.photos], trajectory
+
+
+# --------------------------------------------------------------------------- the plan and its results
+
+
+def plan(args: argparse.Namespace) -> list[tuple[str, str, int, str, int]]:
+    """Every (kind, style, shots, method, seed) to run, cheapest first within a style."""
+    cases = []
+    deterministic = {"identity", "reinhard", "gatys"}
+    for kind, styles, shot_counts in (("teacher", args.styles, args.shots), ("texture", args.textures, [1])):
+        for style in styles:
+            for shots in shot_counts:
+                methods = [m for m in args.methods if kind == "teacher" or m != "paired"]
+                if shots not in args.full_methods_shots and kind == "teacher":
+                    methods = [m for m in methods if m not in ("paired", "scratch")]
+                if shots == max(shot_counts) and kind == "teacher":
+                    methods += [f"ours:{name}" for name in args.ablations]
+                for method in methods:
+                    for seed in range(1 if method in deterministic else args.seeds):
+                        cases.append((kind, style, shots, method, seed))
+    return cases
+
+
+def load_results(path: Path) -> dict[tuple, dict]:
+    results = {}
+    if path.exists():
+        for line in path.read_text().splitlines():
+            if line.strip():
+                record = json.loads(line)
+                results[tuple(record[k] for k in ("kind", "style", "shots", "method", "seed"))] = record
+    return results
+
+
+def run_all(args: argparse.Namespace, root: Path) -> None:
+    results_path = root / "results.jsonl"
+    done = load_results(results_path)
+    cases = [case for case in plan(args) if case not in done]
+    print(f"{len(done)} runs already measured, {len(cases)} to go", flush=True)
+    tasks: dict[tuple, Task] = {}
+    for number, (kind, style, shots, method, seed) in enumerate(cases, 1):
+        task = tasks.setdefault((kind, style, shots), Task(root, kind, style, shots, args.eval_side))
+        workdir = root / "runs" / f"{kind}-{style}-{shots}-{method.replace(':', '-')}-{seed}"
+        started = time.perf_counter()
+        outputs, trajectory = run_method(args, task, method, seed, workdir)
+        record = {
+            "kind": kind,
+            "style": style,
+            "shots": shots,
+            "method": method,
+            "seed": seed,
+            "seconds": round(time.perf_counter() - started, 1),
+            "metrics": task.score(outputs),
+            "trajectory": trajectory,
+        }
+        if seed == 0:  # the first held-out photo, for the grid figure
+            images = root / "images"
+            images.mkdir(exist_ok=True)
+            tensor_to_pil(outputs[0]).save(images / f"{kind}-{style}-{shots}-{method.replace(':', '-')}.png")
+        with results_path.open("a") as log:
+            log.write(json.dumps(record) + "\n")
+        metrics = record["metrics"]
+        shown = ", ".join(f"{name} {metrics[name]:.3f}" for name in ("psnr", "ssim", "swd", "content_kept") if name in metrics)
+        print(f"[{number}/{len(cases)}] {kind} {style} x{shots} {method} seed {seed}: {shown} ({record['seconds']} s)", flush=True)
+
+
+def summarize(results: dict[tuple, dict]) -> dict[tuple, dict[str, tuple[float, float, float]]]:
+    """(kind, style, shots, method) -> metric -> (median, min, max) over seeds."""
+    grouped = defaultdict(lambda: defaultdict(list))
+    for (kind, style, shots, method, _), record in results.items():
+        for name, value in record["metrics"].items():
+            grouped[(kind, style, shots, method)][name].append(value)
+        grouped[(kind, style, shots, method)]["seconds"].append(record["seconds"])
+    return {key: {name: (statistics.median(v), min(v), max(v)) for name, v in metrics.items()} for key, metrics in grouped.items()}
+
+
+def main(args: argparse.Namespace) -> int:
+    root = Path(args.output_dir)
+    root.mkdir(parents=True, exist_ok=True)
+    if not args.report_only:
+        run_all(args, root)
+    from report_quality import write_report
+
+    results = load_results(root / "results.jsonl")
+    if not results:
+        print(f"no results in {root / 'results.jsonl'}; run without --report-only first", file=sys.stderr)
+        return 1
+    verdict = write_report(summarize(results), results, root, Path(args.docs), Path(args.readme), machine())
+    print(verdict)
+    return 0
+
+
+def machine() -> str:
+    return f"{platform.machine()} CPU, {torch.get_num_threads()} threads, torch {torch.__version__}"
+
+
+if __name__ == "__main__":
+    sys.exit(main(parse_args()))

@@ -1,0 +1,50 @@
+"""The quality benchmark end to end at toy scale: every method runs, results resume, the report and README update."""
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "bench"))
+
+import quality  # noqa: E402
+
+
+@pytest.fixture
+def readme(tmp_path):
+    path = tmp_path / "README.md"
+    path.write_text("intro\n<!-- quality-benchmark:start -->\nold table\n<!-- quality-benchmark:end -->\nrest\n")
+    return path
+
+
+def test_benchmark_runs_every_method_resumes_and_writes_the_report(tiny_base, tmp_path, readme, capsys):
+    argv = [
+        "--output-dir", str(tmp_path / "bench"), "--docs", str(tmp_path / "docs"), "--readme", str(readme),
+        "--styles", "grade", "--textures", "brick", "--shots", "1", "--full-methods-shots", "1", "--seeds", "1",
+        "--ablations", "swd", "--steps", "8", "--resolution", "32", "--gatys-steps", "2", "--eval-side", "48",
+        "--base", str(tiny_base),
+    ]  # fmt: skip
+    assert quality.main(quality.parse_args(argv)) == 0
+    records = [json.loads(line) for line in (tmp_path / "bench" / "results.jsonl").read_text().splitlines()]
+    ran = {(r["kind"], r["method"]) for r in records}
+    teacher_methods = {"identity", "reinhard", "gatys", "ours", "paired", "scratch", "ours:swd"}
+    assert ran == {("teacher", m) for m in teacher_methods} | {("texture", m) for m in teacher_methods - {"paired", "ours:swd"}}
+    ours = next(r for r in records if r["method"] == "ours" and r["kind"] == "teacher")
+    assert {"psnr", "ssim", "swd", "content_kept", "color_distance"} <= set(ours["metrics"])
+    assert [point["step"] for point in ours["trajectory"]] == [1, 2, 3, 4, 5, 6, 7, 8]
+    identity = next(r for r in records if r["method"] == "identity" and r["kind"] == "texture")
+    assert identity["metrics"]["content_kept"] == pytest.approx(1.0, abs=1e-6)
+    assert "check" in capsys.readouterr().out
+
+    report = (tmp_path / "docs" / "benchmark.md").read_text()
+    assert "## The bar" in report and "paired upper bound" in report and "ours, swd" in report and "brick" in report
+    for figure in ("grid", "psnr-gain", "swd-steps"):
+        assert (tmp_path / "docs" / "images" / f"benchmark-{figure}.png").stat().st_size > 1000
+    text = readme.read_text()
+    assert "old table" not in text and "| check | measured |" in text and text.endswith("rest\n")
+
+    assert quality.main(quality.parse_args(argv)) == 0  # everything measured already: nothing runs again
+    assert "0 to go" in capsys.readouterr().out
+    assert len((tmp_path / "bench" / "results.jsonl").read_text().splitlines()) == len(records)
