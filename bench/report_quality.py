@@ -312,7 +312,7 @@ def write_report(summary: dict, results: dict, root: Path, docs: Path, readme: P
     lines += [
         "## Ablations",
         "",
-        "Each row changes one thing in the default fine-tune.",
+        "Each row is the default fine-tune with the flags its name stands for (`bench/quality.py` ABLATIONS).",
         "",
         *ablation_table(summary, styles, textures, most, [m for m in methods if m in ("ours", "scratch") or m.startswith("ours:")]),
         "",
