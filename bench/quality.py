@@ -38,6 +38,9 @@ from stylegan_hub.metrics import evaluate_outputs
 from stylegan_hub.metrics.report import fit_image
 from stylegan_hub.models import StyleGenerator
 from stylegan_hub.training import finetune
+from stylegan_hub.training.finetune import load_base
+from stylegan_hub.training.options import DEFAULT_BASE
+from stylegan_hub.training.run import make_optimizers
 
 REPO = Path(__file__).resolve().parent.parent
 TEXTURES = ("brick", "grass", "gravel")
@@ -74,7 +77,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--docs", default=str(REPO / "docs"), help="where benchmark.md and its images go (default: %(default)s)")
     parser.add_argument("--readme", default=str(REPO / "README.md"), help="README whose benchmark section is rewritten")
     parser.add_argument("--report-only", action="store_true", help="only render the report from results.jsonl")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if not all(1 <= count <= len(TRAIN_PHOTOS) for count in args.shots + args.full_methods_shots):
+        parser.error(f"--shots and --full-methods-shots take counts from 1 to {len(TRAIN_PHOTOS)} (the train photos)")
+    if args.seeds < 1:
+        parser.error(f"--seeds must be at least 1, got {args.seeds}")
+    return args
 
 
 # --------------------------------------------------------------------------- data
@@ -109,12 +117,12 @@ class Task:
         self.kind, self.style, self.shots = kind, style, shots
         self.exemplar_dir = exemplar_dir(root, kind, style, shots)
         self.photos = [fit_image(sample_photo(name), eval_side) for name in HELDOUT_PHOTOS]
+        self.photo_tensors = [pil_to_tensor(photo) for photo in self.photos]
         self.exemplars = [pil_to_tensor(fit_image(Image.open(path), eval_side)) for path in sorted(self.exemplar_dir.iterdir())]
         self.targets = [pil_to_tensor(apply_artwork(style, photo)) for photo in self.photos] if kind == "teacher" else None
 
     def score(self, outputs: list[torch.Tensor]) -> dict[str, float]:
-        photos = [pil_to_tensor(photo) for photo in self.photos]
-        return evaluate_outputs(outputs, photos=photos, style_images=self.exemplars, targets=self.targets)
+        return evaluate_outputs(outputs, photos=self.photo_tensors, style_images=self.exemplars, targets=self.targets)
 
 
 # --------------------------------------------------------------------------- methods
@@ -158,28 +166,26 @@ class PairedCrops(RandomCrops):
 
 
 def train_paired(args: argparse.Namespace, task: Task, seed: int) -> StyleGenerator:
-    """The upper bound: the same generator, base, steps, crops and optimiser as the fine-tune, but trained with an L1
+    """The upper bound: the fine-tune's generator, base, steps, crops, optimiser, schedule, clipping and EMA, but an L1
     loss on (photo, teacher(photo)) pairs of the same train photos, so it is told exactly what the style does."""
     from diffusers.training_utils import EMAModel
 
-    from stylegan_hub.training.finetune import load_base
-
-    defaults = finetune_args(args, task, Path("unused"), seed, [])
+    settings = finetune_args(args, task, Path("unused"), seed, [])
     torch.manual_seed(seed)
-    generator, _ = load_base(defaults.base)
+    generator, discriminator = load_base(settings.base)
     generator.train()
-    names = TRAIN_PHOTOS[: task.shots]
-    photos = [sample_photo(name) for name in names]
-    photos = [fit_image(photo, 768) for photo in photos]
-    crops = PairedCrops(photos, [apply_artwork(task.style, photo) for photo in photos], defaults.resolution)
-    optimizer = torch.optim.Adam(generator.parameters(), lr=defaults.learning_rate, betas=(0.5, 0.99))
-    ema = EMAModel(generator.parameters(), decay=defaults.ema_decay, use_ema_warmup=True)
-    for _ in range(defaults.steps):
-        batch = crops.sample(defaults.batch_size)[0]
+    optimizer, _, scheduler = make_optimizers(generator, discriminator, settings)  # the discriminator's stays unused
+    ema = EMAModel(generator.parameters(), decay=settings.ema_decay, use_ema_warmup=True)
+    photos = [fit_image(sample_photo(name), 768) for name in TRAIN_PHOTOS[: task.shots]]
+    crops = PairedCrops(photos, [apply_artwork(task.style, photo) for photo in photos], settings.resolution)
+    for _ in range(settings.steps):
+        batch = crops.sample(settings.batch_size)[0]
         loss = torch.nn.functional.l1_loss(generator(batch[:, :3]), batch[:, 3:])
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
+        torch.nn.utils.clip_grad_norm_(generator.parameters(), settings.max_grad_norm)
         optimizer.step()
+        scheduler.step()
         ema.step(generator.parameters())
     ema.copy_to(generator.parameters())
     return generator.eval()
@@ -187,15 +193,13 @@ def train_paired(args: argparse.Namespace, task: Task, seed: int) -> StyleGenera
 
 def run_method(args: argparse.Namespace, task: Task, method: str, seed: int, workdir: Path) -> tuple[list[torch.Tensor], list]:
     """Outputs on the held-out photos (each (1, 3, H, W) in [0, 1]) and, for fine-tunes, the SWD-vs-steps trajectory."""
-    photos = [pil_to_tensor(photo) for photo in task.photos]
+    photos = task.photo_tensors
     if method == "identity":
         return photos, []
     if method == "reinhard":
         return [reinhard_transfer(photo, task.exemplars) for photo in photos], []
     if method == "gatys":
-        from stylegan_hub.training.finetune import load_base
-
-        _, discriminator = load_base(args.base or finetune_args(args, task, workdir, seed, []).base)
+        _, discriminator = load_base(args.base or DEFAULT_BASE)
         return [optimize_transfer(photo, task.exemplars, discriminator, steps=args.gatys_steps) for photo in photos], []
     if method == "paired":
         generator = train_paired(args, task, seed)

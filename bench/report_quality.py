@@ -25,6 +25,16 @@ MARKS = {True: "✅", False: "❌", None: ""}
 GRID_METHODS = ("identity", "target", "ours", "paired", "gatys", "reinhard", "scratch")
 
 
+def pyplot():
+    """matplotlib's pyplot drawing to files only (no display needed)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
 def label(method: str) -> str:
     return LABELS.get(method, f"ours, {method.removeprefix('ours:')}")
 
@@ -176,11 +186,7 @@ def grid_figure(root: Path, styles: list[str], textures: list[str], shots: int, 
                 image = image.convert("RGB")
                 image.thumbnail((width, height), Image.Resampling.LANCZOS)
                 grid.paste(image, (c * width + (width - image.width) // 2, r * height + (height - image.height) // 2))
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     figure, axis = plt.subplots(figsize=(grid.width / 100, grid.height / 100 + 0.5), dpi=100)
     axis.imshow(grid)
     axis.set_xticks([width * (i + 0.5) for i in range(len(GRID_METHODS))])
@@ -194,11 +200,7 @@ def grid_figure(root: Path, styles: list[str], textures: list[str], shots: int, 
 
 def gain_figure(summary: dict, styles: list[str], shots: int, methods: list[str], path: Path) -> None:
     """PSNR gain over the photo itself per teacher style and method, with min–max over seeds."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     methods = [m for m in methods if m != "identity" and any(("teacher", s, shots, m) in summary for s in styles)]
     figure, axis = plt.subplots(figsize=(8, 3.5))
     width = 0.8 / max(1, len(methods))
@@ -225,11 +227,7 @@ def gain_figure(summary: dict, styles: list[str], shots: int, methods: list[str]
 
 def trajectory_figure(results: dict, styles: list[str], textures: list[str], shots: int, path: Path) -> None:
     """SWD to the exemplars on held-out photos along the default fine-tune, relative to the photo's own SWD."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     figure, axis = plt.subplots(figsize=(6, 3.5))
     for kind, names, count in (("teacher", styles, shots), ("texture", textures, 1)):
         for name in names:

@@ -48,3 +48,11 @@ def test_benchmark_runs_every_method_resumes_and_writes_the_report(tiny_base, tm
     assert quality.main(quality.parse_args(argv)) == 0  # everything measured already: nothing runs again
     assert "0 to go" in capsys.readouterr().out
     assert len((tmp_path / "bench" / "results.jsonl").read_text().splitlines()) == len(records)
+
+
+@pytest.mark.parametrize("bad", [["--shots", "9"], ["--shots", "0"], ["--seeds", "0"]])
+def test_impossible_plans_are_refused_with_the_valid_range(bad, capsys):
+    with pytest.raises(SystemExit):
+        quality.parse_args(bad)
+    error = capsys.readouterr().err
+    assert "take counts from 1 to 8" in error or "--seeds must be at least 1, got 0" in error

@@ -112,6 +112,10 @@ def test_fid_and_kid_only_with_local_inception_weights(photos, inception_file, m
     near = evaluate_outputs(sketched, photos=plain, style_images=exemplars, inception_weights=str(inception_file))
     far = evaluate_outputs(plain, photos=plain, style_images=exemplars, inception_weights=str(inception_file))
     assert near["fid"] < far["fid"] and near["kid"] < far["kid"]
+    from stylegan_hub.metrics.report import format_table
+
+    table = format_table({"model": near, "photo": far})
+    assert f"| fid | {near['fid']:.3f} | {far['fid']:.3f} | lower |" in table and "| kid |" in table and "| psnr |" not in table
     monkeypatch.setenv(INCEPTION_ENV, str(inception_file))
     assert evaluate_outputs(plain, photos=plain, style_images=exemplars)["fid"] == pytest.approx(far["fid"])
     with pytest.raises(InceptionUnavailable, match="not found"):

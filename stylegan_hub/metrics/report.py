@@ -47,11 +47,9 @@ def format_table(results: dict[str, dict[str, float]]) -> str:
     """A Markdown table: one row per metric, one column per scored set."""
     columns = list(results)
     lines = ["| metric | " + " | ".join(columns) + " | better |", "|---|" + "---|" * (len(columns) + 1)]
-    for name, metric in METRICS.items():
+    lower_is_better = {name: not metric.higher_is_better for name, metric in METRICS.items()} | dict.fromkeys(INCEPTION_METRICS, True)
+    for name, lower in lower_is_better.items():
         if name in results[columns[0]]:
             values = " | ".join(f"{results[column][name]:.3f}" for column in columns)
-            lines.append(f"| {name} | {values} | {'higher' if metric.higher_is_better else 'lower'} |")
-    for name in INCEPTION_METRICS:
-        if name in results[columns[0]]:
-            lines.append(f"| {name} | " + " | ".join(f"{results[column][name]:.3f}" for column in columns) + " | lower |")
+            lines.append(f"| {name} | {values} | {'lower' if lower else 'higher'} |")
     return "\n".join(lines)
