@@ -61,7 +61,6 @@ def transfer_luminance(stylized: torch.Tensor, photo: torch.Tensor) -> torch.Ten
     return yuv_to_rgb(yuv).clamp(0, 1)
 
 
-@torch.inference_mode()
 def resolve_device(name: str | None = None) -> torch.device:
     """A torch device by name, or the best available one (CUDA, then MPS, then CPU); a clear error for a bad one."""
     if name is None:
@@ -74,6 +73,7 @@ def resolve_device(name: str | None = None) -> torch.device:
     return device
 
 
+@torch.inference_mode()  # no autograd graph: tiles of a 4K image must not keep each other's activations alive
 def run_generator(generator: "StyleGenerator", photo: torch.Tensor) -> torch.Tensor:
     """(B, 3, H, W) in [0, 1] of any H, W -> generator output in [0, 1], same size, on the photo's device."""
     parameter = next(generator.parameters())

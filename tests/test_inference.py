@@ -120,6 +120,14 @@ def test_tiled_matches_untiled_without_seams(generator):
     assert difference.mean(dim=(0, 1)).max() < 1 / 255
 
 
+def test_stylizing_builds_no_autograd_graph(generator):
+    """Weights loaded for stylizing still require grad; a graph would keep every tile's activations alive."""
+    assert all(p.requires_grad for p in generator.parameters())
+    x = pil_to_tensor(photo(300, 260))
+    assert not stylize_tensor(generator, x).requires_grad
+    assert not stylize_tensor(generator, x, tile=2 * generator.receptive_radius * 2 + 16).requires_grad
+
+
 def test_auto_tiling_kicks_in_for_large_images(generator, monkeypatch):
     import stylegan_hub.inference as inference
 
