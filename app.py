@@ -30,6 +30,7 @@ from stylegan_hub.errors import StyleGanHubError  # noqa: E402
 from stylegan_hub.images import load_image, save_image  # noqa: E402
 from stylegan_hub.inference import stylize  # noqa: E402
 from stylegan_hub.models import builtin_names  # noqa: E402
+from stylegan_hub.models.hub import is_namespaced_repo_id  # noqa: E402
 from stylegan_hub.training import finetune  # noqa: E402
 from stylegan_hub.training.hub import push_model_dir  # noqa: E402
 from stylegan_hub.training.job import FinetuneJob, measure_seconds_per_step  # noqa: E402
@@ -90,6 +91,18 @@ def choose_style(event: gr.SelectData) -> str:
     return event.value["caption"]
 
 
+def style_source(style: str, own: dict) -> tuple[str, bool]:
+    """What to load for a Style box entry, and whether anonymously: a listed style, the visitor's own, or a public Hub
+    id; never a server path a visitor typed, nor a repo only the server's token can see."""
+    if style in own:
+        return own[style], False
+    if style in listed_styles():
+        return style, False
+    if is_namespaced_repo_id(style):
+        return style, True
+    raise gr.Error(f"{style}: not a style here; pick one from the gallery or type a Hub id such as org/style-name.")
+
+
 def stylize_photo(photo_path: str | None, style: str, strength: float, preserve_color: bool, size: str, own: dict, request: gr.Request):
     """Stylize the uploaded photo; returns (before, after) for the slider and the PNG to download."""
     if not photo_path:
@@ -99,7 +112,8 @@ def stylize_photo(photo_path: str | None, style: str, strength: float, preserve_
         raise gr.Error("Pick a style from the gallery, or type a Hub id such as org/style-name.")
     try:
         photo = load_image(photo_path, max_pixels=MAX_PHOTO_PIXELS)
-        generator = load_style(own.get(style, style))
+        source, anonymous = style_source(style, own)
+        generator = load_style(source, anonymous=anonymous)
         result = stylize(
             generator,
             photo,
@@ -205,8 +219,10 @@ def push_style(repo_id: str, token: str, private: bool, style: str, own: dict) -
     path = own.get(style) or own.get((style or "") + YOURS)
     if path is None:
         raise gr.Error("Choose one of your fine-tuned styles (the Style box shows it after training), then push.")
+    if not (token or "").strip():  # never fall back to the server's own token
+        raise gr.Error("Paste a Hugging Face token with write access (huggingface.co/settings/tokens), then push.")
     try:
-        result = push_model_dir(path, (repo_id or "").strip(), token=token or None, private=private or None)
+        result = push_model_dir(path, (repo_id or "").strip(), token=token.strip(), private=private or None)
     except (StyleGanHubError, ValueError) as error:
         raise user_error(error) from None
     return f"Published: [{result.url}]({result.url})", ""

@@ -1,5 +1,5 @@
-"""The styles a front end offers, kept loaded: built-ins, extra models named in STYLEGAN_HUB_MODELS, and any folder
-or Hub id a visitor asks for. Loading is cached, so switching between styles costs one forward pass, not a load."""
+"""The styles a front end offers, kept loaded: built-ins, extra models named in STYLEGAN_HUB_MODELS, a visitor's own
+fine-tuned folders and public Hub ids a visitor asks for. Loading is cached, so switching between styles costs one forward pass, not a load."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from PIL import Image
 
 from .inference import resolve_device, stylize
 from .models import StyleGenerator, builtin_styles
+from .models.hub import WEIGHTS_NAME
 
 MODELS_ENV = "STYLEGAN_HUB_MODELS"  # comma-separated extra styles (Hub ids or folders) listed after the built-ins
 
@@ -21,14 +22,16 @@ def listed_styles() -> list[str]:
 
 
 @lru_cache(maxsize=16)
-def _load(name: str, revision: str | None, stamp: int | None) -> StyleGenerator:
-    return StyleGenerator.from_pretrained(name, revision=revision, map_location=resolve_device())
+def _load(name: str, stamp: int | None, token: bool | None) -> StyleGenerator:
+    return StyleGenerator.from_pretrained(name, token=token, map_location=resolve_device())
 
 
-def load_style(name: str, revision: str | None = None) -> StyleGenerator:
-    """`StyleGenerator.from_pretrained` on the best device, cached; a local folder is reloaded when its weights change (a retrained style)."""
-    weights = Path(name) / "model.safetensors"
-    return _load(name, revision, weights.stat().st_mtime_ns if weights.is_file() else None)
+def load_style(name: str, *, anonymous: bool = False) -> StyleGenerator:
+    """`StyleGenerator.from_pretrained` on the best device, cached; a local folder is reloaded when its weights change
+    (a retrained style). `anonymous` loads a Hub repo without any token, as a front end must for a name a visitor
+    typed: never with the server's own (possibly private) access."""
+    weights = Path(name) / WEIGHTS_NAME
+    return _load(name, weights.stat().st_mtime_ns if weights.is_file() else None, False if anonymous else None)
 
 
 def style_thumbnail(name: str, photo: Image.Image, size: int = 160) -> Image.Image:

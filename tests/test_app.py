@@ -48,6 +48,12 @@ def test_bad_requests_get_clear_messages(client, photo, tmp_path):
         client.predict(handle_file(str(photo)), "someone/unknown-style", 1.0, False, "Full size", api_name="/stylize")
     with pytest.raises(AppError, match="Upload between 1 and 20"):
         client.predict([], "builtin:base", 20, "x", api_name="/finetune")
+    # Visitors may not reach server folders or models outside the offer.
+    server_folder = str(tmp_path)
+    with pytest.raises(AppError, match="not a style here"):
+        client.predict(handle_file(str(photo)), server_folder, 1.0, False, "Full size", api_name="/stylize")
+    with pytest.raises(AppError, match="not in the list of choices"):  # the base dropdown's own check
+        client.predict([handle_file(str(photo))], server_folder, 20, "x", api_name="/finetune")
     big = tmp_path / "big.png"
     Image.fromarray(np.random.default_rng(1).integers(0, 255, (1200, 1200, 3), dtype=np.uint8)).save(big)
     with pytest.raises(ValueError, match="(?i)size|large|exceed"):
@@ -106,9 +112,13 @@ def test_push_publishes_the_visitors_style_and_forgets_the_token(client, hub, tm
     job.result()
     message, token_field = client.predict("org/shared", hub.WRITE_TOKEN, False, "to-share (yours)", api_name="/push")
     assert token_field == ""  # the token box is emptied after the push
+    from gradio_client.exceptions import AppError
+
+    with pytest.raises(AppError, match="Paste a Hugging Face token"):  # never the server's own HF_TOKEN
+        client.predict("org/server-token", "", False, "to-share (yours)", api_name="/push")
+    assert not hub.repo_exists("org/server-token")
     assert f"{hub.url}/org/shared" in message
     assert "model.safetensors" in hub.repo_files("org/shared")
-    from gradio_client.exceptions import AppError
 
     with pytest.raises(AppError, match="403"):
         client.predict("org/other", hub.READ_TOKEN, False, "to-share (yours)", api_name="/push")
