@@ -541,7 +541,7 @@ class _Handler(BaseHTTPRequestHandler):
             hub._stopping.wait(fault.delay)
             self._drop(rst=False)
             return
-        if fault is not None and fault.kind in ("500", "401", "403"):
+        if fault is not None and fault.kind in ("400", "500", "401", "403"):
             response = hub._fault_response(fault.kind)
         else:
             response = hub._dispatch(self.command, self.path, self.headers, body)
@@ -586,7 +586,7 @@ class HubServer:
     READ_TOKEN = "hf_loopback_read_token"
     USER = USER
     ORG = ORG
-    FAULT_KINDS = ("500", "401", "403", "timeout", "reset", "truncate", "corrupt")
+    FAULT_KINDS = ("400", "500", "401", "403", "timeout", "reset", "truncate", "corrupt")
     # Files of the "initial commit" of every repo created through the API (the Hub adds a .gitattributes).
     INITIAL_FILES: dict[str, bytes] = {".gitattributes": DEFAULT_GITATTRIBUTES}
 
@@ -666,7 +666,7 @@ class HubServer:
         """Make the next `times` requests (None: all, until cleared) matching `method` and `path` fail as `kind`.
 
         `path` is a regex searched in the request path with its query, raw (as sent, e.g. `refs%2Fpr%2F1`) or
-        URL-decoded. Kinds: "500", "401" (invalid credentials), "403", "timeout" (hold the request `delay` seconds,
+        URL-decoded. Kinds: "400" (bad request), "500", "401" (invalid credentials), "403", "timeout" (hold the request `delay` seconds,
         then close without answering), "reset" (close at once with a TCP RST), "truncate" (full Content-Length,
         half the body, then close), "corrupt" (full length, 8 bytes in the middle flipped). "truncate" and
         "corrupt" only match GET requests unless `method` says otherwise. Returns the Fault (see `.hits`).
@@ -697,7 +697,9 @@ class HubServer:
         return None
 
     def _fault_response(self, kind: str) -> _Response:
-        if kind == "500":
+        if kind == "400":
+            failure = _Failure(400, "Bad request: the commit was refused (injected)")
+        elif kind == "500":
             failure = _Failure(500, "Internal Error - We're working hard to fix this as soon as possible! (injected)")
         elif kind == "401":
             failure = _Failure(401, "Invalid credentials in Authorization header")

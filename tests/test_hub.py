@@ -336,6 +336,30 @@ def test_push_errors_are_one_clear_line(hub, trained_style, tmp_path, monkeypatc
     monkeypatch.setattr("huggingface_hub.constants.ENDPOINT", "http://127.0.0.1:9")
     code, err = run_cli(["push", str(trained_style), "org/x"], capsys)
     assert code == 1 and "cannot reach the Hub" in err
+    monkeypatch.setattr("huggingface_hub.constants.HF_HUB_OFFLINE", True)
+    code, err = run_cli(["push", str(trained_style), "org/x"], capsys)
+    assert code == 1 and "HF_HUB_OFFLINE=1 forbids" in err and "local cache" not in err and "pull" not in err
+
+
+def test_only_a_card_rejection_is_reported_as_one(hub, trained_style, monkeypatch, capsys):
+    """A 400 from the commit is an HTTP error like any other, not "the Hub rejected the model card"."""
+    from huggingface_hub import HfApi
+
+    real_commit = HfApi.create_commit
+
+    def reject(message):
+        def commit(self, *args, **kwargs):
+            raise ValueError(message)
+
+        return commit
+
+    monkeypatch.setattr(HfApi, "create_commit", reject("Invalid metadata in README.md.\n- license: not a license"))
+    code, err = run_cli(["push", str(trained_style), "org/card"], capsys)
+    assert code == 1 and "rejected the model card" in err and "license" in err
+    monkeypatch.setattr(HfApi, "create_commit", real_commit)
+    hub.inject("400", path=r"/commit/", times=1)
+    code, err = run_cli(["push", str(trained_style), "org/card"], capsys)
+    assert code == 1 and "rejected the model card" not in err and "the Hub refused the request" in err
 
 
 def test_a_failed_push_after_training_keeps_the_model(hub, tiny_base, style_images, tmp_path):

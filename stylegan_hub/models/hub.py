@@ -121,6 +121,8 @@ def hub_errors(repo_id: str, revision: str | None, *, action: str, error: type[S
     except (OfflineModeIsEnabled, LocalEntryNotFoundError) as failure:
         cause = failure.__cause__ or failure.__context__
         if constants.is_offline_mode() or isinstance(failure, OfflineModeIsEnabled) or isinstance(cause, OfflineModeIsEnabled):
+            if error is not ModelLoadError:  # pushing, creating a repo: nothing a cache could answer
+                raise error(f"{at}: HF_HUB_OFFLINE=1 forbids {action}; unset it to reach the Hub") from None
             raise error(
                 f"{at}: not in the local cache, and HF_HUB_OFFLINE=1 forbids downloading it; "
                 f"unset HF_HUB_OFFLINE once (or run `stylegan-hub pull {repo_id}` while online): it then works offline"

@@ -89,6 +89,7 @@ def push_model_dir(
     again with the repo id, so its usage snippet works as written. The token is passed on, never printed or stored.
     """
     from huggingface_hub import CommitOperationAdd, HfApi
+    from huggingface_hub.errors import HfHubHTTPError
 
     directory = Path(model_dir)
     if create_pr and revision not in (None, "main"):
@@ -114,7 +115,9 @@ def push_model_dir(
                 revision=branch,
                 create_pr=create_pr,
             )
-        except ValueError as error:  # the Hub's YAML validation of the card
+        except ValueError as error:
+            if isinstance(error, HfHubHTTPError) or "Invalid metadata in README.md" not in str(error):
+                raise  # other failures (HTTP 4xx/5xx included) are translated by hub_errors
             raise HubError(f"{repo_id}: the Hub rejected the model card: {error}") from None
     return PushResult(
         repo_id=repo_id,
