@@ -99,14 +99,12 @@ def cmd_push(args: argparse.Namespace) -> int:
 
 
 def cmd_pull(args: argparse.Namespace) -> int:
-    from .models import StyleDiscriminator, StyleGenerator
     from .models.hub import DISCRIMINATOR_SUBFOLDER, download_model
+    from .training.hub import check_model_dir
 
     directory = download_model(args.repo_id, revision=args.revision, local_dir=args.output_dir)
-    generator = StyleGenerator.from_directory(directory)
+    generator = check_model_dir(directory)
     can_finetune = (directory / DISCRIMINATOR_SUBFOLDER).is_dir()
-    if can_finetune:
-        StyleDiscriminator.from_directory(directory / DISCRIMINATOR_SUBFOLDER)
     print(f"pulled {args.repo_id}" + (f" @ {args.revision}" if args.revision else "") + f" into {directory}")
     print(f"generator: {generator.num_parameters():,} parameters; discriminator: {'yes' if can_finetune else 'no'}")
     model = args.output_dir or args.repo_id + (f" --revision {args.revision}" if args.revision else "")

@@ -148,7 +148,7 @@ def palette(images: Sequence[Image.Image], max_side: int = 128) -> torch.Tensor:
     of a colour-distribution loss (a whole set's palette, where one batch of crops would be a biased sample)."""
     pixels = []
     for image in images:
-        image = image.convert("RGB").copy()
+        image = image.convert("RGB")  # a copy, so thumbnail leaves the caller's image alone
         image.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
         pixels.append(torch.from_numpy(np.array(image)).reshape(-1, 3).float() / 127.5 - 1)
     return torch.cat(pixels).T[None, :, :, None]

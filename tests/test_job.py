@@ -73,3 +73,11 @@ def test_a_failing_job_reports_its_error(style_dir, tmp_path):
 def test_seconds_per_step_is_measured_on_the_real_step(tiny_base):
     seconds = measure_seconds_per_step(str(tiny_base), resolution=32, batch_size=1, steps=3)
     assert 0 < seconds < 10
+
+
+def test_a_step_reported_after_cancel_does_not_undo_stopping(style_dir, tiny_base, tmp_path):
+    """A step can end between cancel() and its own status update; the job must still say it is stopping."""
+    job = FinetuneJob(job_args(style_dir, tiny_base, tmp_path / "out", 5))  # not started: only its status matters
+    job.cancel()
+    job._update(state="running", step=3)
+    assert (job.status().state, job.status().step) == ("stopping", 3)

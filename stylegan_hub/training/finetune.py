@@ -53,9 +53,9 @@ def main(args: argparse.Namespace, on_step: Callable[[TrainingRun, int, dict[str
     set_seed(args.seed, device_specific=True)  # each process draws different crops
 
     # Data: the user's exemplars (few, kept in memory) and content photos.
-    style_images = ImageFolder(args.style_images)
+    style_images = list(ImageFolder(args.style_images))  # decoded once: crops and palette share them
     exemplars = RandomCrops(style_images, args.resolution, min_scale=0.35)
-    exemplar_palette = palette(list(style_images)).to(accelerator.device) if args.color_target == "palette" else None
+    exemplar_palette = palette(style_images).to(accelerator.device) if args.color_target == "palette" else None
     photo_set = ImageFolder(args.content_images) if args.content_images else sample_photos("train")
     photos = RandomCrops(photo_set, args.resolution)
 

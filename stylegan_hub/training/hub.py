@@ -51,11 +51,12 @@ def check_repo_id(repo_id: str) -> str:
     return repo_id
 
 
-def check_model_dir(directory: Path) -> None:
-    """Refuse to publish what would not load: the generator, and the discriminator when there is one."""
-    StyleGenerator.from_directory(directory)
+def check_model_dir(directory: Path) -> StyleGenerator:
+    """Load the generator, and the discriminator when there is one: what does not load is not published (or kept)."""
+    generator = StyleGenerator.from_directory(directory)
     if (directory / DISCRIMINATOR_SUBFOLDER).is_dir():
         StyleDiscriminator.from_directory(directory / DISCRIMINATOR_SUBFOLDER)
+    return generator
 
 
 def create_repo(repo_id: str, *, private: bool | None = None, token: str | None = None) -> str:

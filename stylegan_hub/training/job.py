@@ -76,6 +76,8 @@ class FinetuneJob:
 
     def _update(self, **changes) -> None:
         with self._lock:
+            if changes.get("state") == "running" and self._cancel.is_set():  # checked under the lock cancel() takes
+                del changes["state"]
             for name, value in changes.items():
                 setattr(self._status, name, value)
 
@@ -91,9 +93,7 @@ class FinetuneJob:
                 changes.update(preview=stylize(generator, self.preview_photo), preview_step=step)
         if self._cancel.is_set():
             run.request_stop()
-        else:
-            changes["state"] = "running"
-        self._update(**changes)
+        self._update(state="running", **changes)
 
     def _run(self) -> None:
         try:

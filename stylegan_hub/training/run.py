@@ -170,7 +170,11 @@ class TrainingRun:
             self.save_model(self.output_dir, steps)
             if args.push_to_hub:
                 try:
-                    result = push_model_dir(self.output_dir, args.push_to_hub, commit_message=f"Trained for {args.steps} steps")
+                    result = push_model_dir(
+                        self.output_dir,
+                        args.push_to_hub,
+                        commit_message=f"Trained for {steps} steps" + (f" of {args.steps} planned" if steps < args.steps else ""),
+                    )
                     accelerator.print(f"pushed to {result.url}")
                 except HubError as error:
                     failure = error
