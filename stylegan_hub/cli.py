@@ -121,6 +121,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
     if args.teacher is not None and args.teacher not in ARTWORK_FILTERS:
         raise ValueError(f"--teacher {args.teacher}: not a filter; choose one of {', '.join(ARTWORK_FILTERS)}")
+    if args.output and not Path(args.output).parent.is_dir():  # found before the evaluation, not after
+        raise ValueError(f"--output {args.output}: the folder {Path(args.output).parent} does not exist")
     generator = StyleGenerator.from_pretrained(args.model, revision=args.revision)
     photos, style_images = ImageFolder(args.photos), ImageFolder(args.style_images)
     results = evaluate_model(

@@ -161,5 +161,7 @@ def test_eval_prints_a_table_and_writes_json(photos, tmp_path, tiny_style, capsy
     assert set(scores["results"]["model"]) == {"psnr", "ssim", "content_kept", "swd", "color_distance"}
     assert main([*argv[:-1], "watercolour"]) == 2
     assert "not a filter" in capsys.readouterr().err
+    assert main([*argv, "--output", str(tmp_path / "missing" / "scores.json")]) == 2
+    assert "does not exist" in capsys.readouterr().err
     assert main([*argv, "--inception-weights", str(tmp_path / "missing.pt")]) == 1
     assert "Inception weights not found" in capsys.readouterr().err
