@@ -45,11 +45,14 @@ from stylegan_hub.training.run import make_optimizers
 REPO = Path(__file__).resolve().parent.parent
 TEXTURES = ("brick", "grass", "gravel")
 METHODS = ("identity", "reinhard", "gatys", "ours", "paired", "scratch")
+FIRST_DESIGN = ["--style-distance", "gram", "--content-features", "raw", "--color-target", "batch"]
 ABLATIONS = {  # fine-tune variants: the flags that differ from the default fine-tune
-    "swd": ["--style-distance", "swd"],
-    "normalized-content": ["--content-features", "normalized"],
-    "palette": ["--color-target", "palette"],
-    "swd+normalized+palette": ["--style-distance", "swd", "--content-features", "normalized", "--color-target", "palette"],
+    "gram": ["--style-distance", "gram"],
+    "raw-content": ["--content-features", "raw"],
+    "batch-color": ["--color-target", "batch"],
+    "first-design": FIRST_DESIGN,  # Gram style and colour statistics of each batch, content on raw features
+    "first-design+no-color": [*FIRST_DESIGN, "--color-weight", "0"],
+    "more-content": ["--content-weight", "3"],
     "no-style": ["--style-weight", "0"],
     "no-color": ["--color-weight", "0"],
     "no-adversarial": ["--adversarial-weight", "0"],
@@ -136,6 +139,11 @@ def finetune_args(args: argparse.Namespace, task: Task, output_dir: Path, seed: 
     return finetune.parse_args([*argv, "--sample-every", "100000", "--checkpointing-steps", "100000", *extra])
 
 
+def outputs_of(generator: StyleGenerator, task: Task) -> list[torch.Tensor]:
+    """The generator's outputs on the held-out photos, computed in float32 so scores are the same on any machine."""
+    return [pil_to_tensor(stylize(generator, photo, precision="float32")) for photo in task.photos]
+
+
 def run_finetune(args: argparse.Namespace, task: Task, output_dir: Path, seed: int, extra: list[str]) -> tuple[StyleGenerator, list]:
     """The fine-tune exactly as users run it; returns the model and its SWD/PSNR on the held-out photos along the way."""
     run_args = finetune_args(args, task, output_dir, seed, extra)
@@ -145,7 +153,7 @@ def run_finetune(args: argparse.Namespace, task: Task, output_dir: Path, seed: i
     def on_step(run, step, losses):
         if step in checkpoints:
             with run.ema_generator() as generator:
-                scores = task.score([pil_to_tensor(stylize(generator, photo)) for photo in task.photos])
+                scores = task.score(outputs_of(generator, task))
             trajectory.append({"step": step, **scores})
 
     finetune.main(run_args, on_step=on_step)
@@ -203,10 +211,10 @@ def run_method(args: argparse.Namespace, task: Task, method: str, seed: int, wor
         return [optimize_transfer(photo, task.exemplars, discriminator, steps=args.gatys_steps) for photo in photos], []
     if method == "paired":
         generator = train_paired(args, task, seed)
-        return [pil_to_tensor(stylize(generator, photo)) for photo in task.photos], []
+        return outputs_of(generator, task), []
     extra = ["--from-scratch"] if method == "scratch" else ABLATIONS.get(method.removeprefix("ours:"), [])
     generator, trajectory = run_finetune(args, task, workdir, seed, extra)
-    return [pil_to_tensor(stylize(generator, photo)) for photo in task.photos], trajectory
+    return outputs_of(generator, task), trajectory
 
 
 # --------------------------------------------------------------------------- the plan and its results

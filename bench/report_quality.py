@@ -25,6 +25,16 @@ MARKS = {True: "✅", False: "❌", None: ""}
 GRID_METHODS = ("identity", "target", "ours", "paired", "gatys", "reinhard", "scratch")
 
 
+def replace_readme_section(readme: Path, start: str, end: str, lines: list[str]) -> None:
+    """Rewrite what lies between the `start` and `end` markers of the README (left alone when they are missing)."""
+    if not readme.exists():
+        return
+    text = readme.read_text()
+    pattern = re.compile(re.escape(start) + ".*?" + re.escape(end), re.S)
+    if pattern.search(text):
+        readme.write_text(pattern.sub(lambda _: "\n".join([start, *lines, "", end]), text))
+
+
 def pyplot():
     """matplotlib's pyplot drawing to files only (no display needed)."""
     import matplotlib
@@ -331,10 +341,5 @@ def write_report(summary: dict, results: dict, root: Path, docs: Path, readme: P
     gain_figure(summary, styles, most, main_methods, images / "benchmark-psnr-gain.png")
     trajectory_figure(results, styles, textures, most, images / "benchmark-swd-steps.png")
 
-    if readme.exists():
-        section = [README_START, *bar, "", *teacher_table(summary, styles, most, main_methods, "psnr", 2), "", README_END]
-        text = readme.read_text()
-        pattern = re.compile(re.escape(README_START) + ".*?" + re.escape(README_END), re.S)
-        if pattern.search(text):
-            readme.write_text(pattern.sub(lambda _: "\n".join(section), text))
+    replace_readme_section(readme, README_START, README_END, [*bar, "", *teacher_table(summary, styles, most, main_methods, "psnr", 2)])
     return ("bar reached" if passed else "bar NOT reached") + "\n" + "\n".join(bar)

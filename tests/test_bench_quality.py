@@ -23,14 +23,14 @@ def test_benchmark_runs_every_method_resumes_and_writes_the_report(tiny_base, tm
     argv = [
         "--output-dir", str(tmp_path / "bench"), "--docs", str(tmp_path / "docs"), "--readme", str(readme),
         "--styles", "grade", "--textures", "brick", "--shots", "1", "--full-methods-shots", "1", "--seeds", "1",
-        "--ablations", "swd", "--steps", "8", "--resolution", "32", "--gatys-steps", "2", "--eval-side", "48",
+        "--ablations", "gram", "--steps", "8", "--resolution", "32", "--gatys-steps", "2", "--eval-side", "48",
         "--base", str(tiny_base),
     ]  # fmt: skip
     assert quality.main(quality.parse_args(argv)) == 0
     records = [json.loads(line) for line in (tmp_path / "bench" / "results.jsonl").read_text().splitlines()]
     ran = {(r["kind"], r["method"]) for r in records}
-    teacher_methods = {"identity", "reinhard", "gatys", "ours", "paired", "scratch", "ours:swd"}
-    assert ran == {("teacher", m) for m in teacher_methods} | {("texture", m) for m in teacher_methods - {"paired", "ours:swd"}}
+    teacher_methods = {"identity", "reinhard", "gatys", "ours", "paired", "scratch", "ours:gram"}
+    assert ran == {("teacher", m) for m in teacher_methods} | {("texture", m) for m in teacher_methods - {"paired", "ours:gram"}}
     ours = next(r for r in records if r["method"] == "ours" and r["kind"] == "teacher")
     assert {"psnr", "ssim", "swd", "content_kept", "color_distance"} <= set(ours["metrics"])
     assert [point["step"] for point in ours["trajectory"]] == [1, 2, 3, 4, 5, 6, 7, 8]
@@ -39,7 +39,7 @@ def test_benchmark_runs_every_method_resumes_and_writes_the_report(tiny_base, tm
     assert "check" in capsys.readouterr().out
 
     report = (tmp_path / "docs" / "benchmark.md").read_text()
-    assert "## The bar" in report and "paired upper bound" in report and "ours, swd" in report and "brick" in report
+    assert "## The bar" in report and "paired upper bound" in report and "ours, gram" in report and "brick" in report
     for figure in ("grid", "psnr-gain", "swd-steps"):
         assert (tmp_path / "docs" / "images" / f"benchmark-{figure}.png").stat().st_size > 1000
     text = readme.read_text()

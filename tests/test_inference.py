@@ -138,3 +138,23 @@ def test_auto_tiling_kicks_in_for_large_images(generator, monkeypatch):
     monkeypatch.setattr(inference, "AUTO_TILE_SIZE", 100)
     generator.stylize(photo(240, 120))
     assert calls
+
+
+def test_precision_bfloat16_where_native_float32_otherwise(generator, monkeypatch):
+    import stylegan_hub.inference as inference
+
+    x = pil_to_tensor(photo(70, 50))
+    exact = stylize_tensor(generator, x, precision="float32")
+    with torch.inference_mode():
+        assert torch.allclose(exact, generator.forward_image(x), atol=1e-6)
+    half = stylize_tensor(generator, x, precision="bfloat16")
+    difference = (half - exact).abs()
+    assert 0 < difference.mean() < 0.5 / 255 and difference.max() < 4 / 255
+    assert next(generator.parameters()).dtype == torch.float32  # the caller's model is not converted
+
+    monkeypatch.setattr(inference, "_cpu_flags", lambda: frozenset({"avx2", "avx512f"}))
+    assert torch.equal(stylize_tensor(generator, x), exact)
+    monkeypatch.setattr(inference, "_cpu_flags", lambda: frozenset({"avx512f", "amx_bf16"}))
+    assert torch.equal(stylize_tensor(generator, x), half)
+    with pytest.raises(ValueError, match="precision must be one of"):
+        stylize_tensor(generator, x, precision="fp8")

@@ -3,8 +3,10 @@ import shutil
 
 import pytest
 import torch
+from PIL import Image
 
 from stylegan_hub import ModelLoadError, StyleDiscriminator, StyleGenerator, builtin_styles
+from stylegan_hub.cli import main as cli
 from stylegan_hub.models.hub import builtin_names
 
 
@@ -122,6 +124,16 @@ def test_file_instead_of_directory(tmp_path):
     (tmp_path / "model.safetensors").write_bytes(b"x")
     with pytest.raises(ModelLoadError, match="is a file"):
         StyleGenerator.from_pretrained(tmp_path / "model.safetensors")
+
+
+def test_revision_of_a_local_or_builtin_model_is_refused(tmp_path, capsys):
+    StyleGenerator(base_channels=4).save_pretrained(tmp_path / "model")
+    Image.new("RGB", (16, 16)).save(tmp_path / "photo.png")
+    for name in ("builtin:oil", str(tmp_path / "model")):
+        with pytest.raises(ModelLoadError, match="only applies to Hub models"):
+            StyleGenerator.from_pretrained(name, revision="v1")
+    assert cli(["stylize", "--model", "builtin:oil", "--revision", "v1", "-o", str(tmp_path / "out.png"), str(tmp_path / "photo.png")]) == 1
+    assert "revision 'v1' only applies to Hub models" in capsys.readouterr().err
 
 
 def test_builtin_styles_all_load_and_are_distinct():

@@ -131,7 +131,7 @@ def test_resume_continues_step_count_and_losses(tiny_base, tmp_path, grade_exemp
 
 @pytest.mark.parametrize(
     "design",
-    [[], ["--color-target", "palette"], ["--style-distance", "swd", "--content-features", "normalized", "--color-target", "palette"]],
+    [[], ["--color-target", "batch"], ["--style-distance", "gram", "--content-features", "raw", "--color-target", "batch"]],
 )
 def test_loss_design_options_train(tiny_base, tmp_path, grade_exemplars, design):
     output = finetune.main(tiny_args(grade_exemplars, tiny_base, tmp_path / "style", "--steps", "3", *design))

@@ -23,9 +23,10 @@ from stylegan_hub.artwork import apply_artwork
 from stylegan_hub.data import sample_photos
 from stylegan_hub.images import save_image
 from stylegan_hub.inference import comparison_grid
+from stylegan_hub.metrics.report import evaluate_model
 from stylegan_hub.models.hub import BUILTIN_DIR, BUILTIN_PREFIX, DISCRIMINATOR_SUBFOLDER
 from stylegan_hub.training import finetune
-from stylegan_hub.training.card import TRAINING_RECORD, write_model_card
+from stylegan_hub.training.card import METRICS_FILE, TRAINING_RECORD, write_model_card
 
 REPO = Path(__file__).resolve().parent.parent
 PRETRAIN_ARGS = ["--checkpointing-steps", "200", "--sample-every", "200"]
@@ -43,7 +44,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--only", nargs="+", choices=["base", *STYLES], help="rebuild just these (default: all)")
     parser.add_argument("--work-dir", default="build/builtins", help="training outputs and checkpoints (default: %(default)s)")
-    parser.add_argument("--cards-only", action="store_true", help="only re-render the shipped model cards (after a template change)")
+    parser.add_argument(
+        "--cards-only", action="store_true", help="only re-measure and re-render the shipped model cards (after a template change)"
+    )
     return parser.parse_args(argv)
 
 
@@ -61,8 +64,25 @@ def ship(trained: Path, name: str, rebuild_command: str) -> Path:
             shutil.copy2(source, target / item)
     record = json.loads((target / TRAINING_RECORD).read_text())
     record["command"] = f"{rebuild_command}  # runs: {record['command']}"
+    (target / TRAINING_RECORD).write_text(json.dumps(record, indent=2) + "\n")
+    if name in STYLES:
+        write_metrics(name)
     write_builtin_card(name, record)
     return target
+
+
+def write_metrics(style: str) -> None:
+    """The style's quality on the held-out photos against its own filter (the ground truth), beside the photo's own
+    scores: what the card shows as measured figures."""
+    generator = StyleGenerator.from_pretrained(BUILTIN_PREFIX + style)
+    scores = evaluate_model(generator, sample_photos("heldout"), exemplar_images(style), teacher=style)
+    model, photo = scores["model"], scores["photo"]
+    figures = {
+        "PSNR vs the filter, held-out photos (256 px)": f"{model['psnr']:.2f} dB (the photo itself: {photo['psnr']:.2f})",
+        "SSIM vs the filter": f"{model['ssim']:.3f} (the photo itself: {photo['ssim']:.3f})",
+        "content kept": f"{model['content_kept']:.3f}",
+    }
+    (BUILTIN_DIR / style / METRICS_FILE).write_text(json.dumps(figures, indent=2) + "\n")
 
 
 def write_builtin_card(name: str, record: dict) -> None:
@@ -75,11 +95,18 @@ def write_builtin_card(name: str, record: dict) -> None:
     write_model_card(BUILTIN_DIR / name, record, model_id=f"{BUILTIN_PREFIX}{name}")
 
 
+def exemplar_images(style: str) -> list[Image.Image]:
+    """The style's exemplars: every bundled train photo, fitted into 384 px, painted by the style's filter."""
+    photos = sample_photos("train")
+    for photo in photos:
+        photo.thumbnail((384, 384), Image.Resampling.LANCZOS)
+    return [apply_artwork(style, photo) for photo in photos]
+
+
 def make_exemplars(style: str, directory: Path) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
-    for index, photo in enumerate(sample_photos("train")):
-        photo.thumbnail((384, 384), Image.Resampling.LANCZOS)
-        save_image(apply_artwork(style, photo), directory / f"{style}-{index}.png")
+    for index, exemplar in enumerate(exemplar_images(style)):
+        save_image(exemplar, directory / f"{style}-{index}.png")
     return directory
 
 
@@ -94,6 +121,8 @@ def main(args: argparse.Namespace) -> None:
     chosen = args.only or ["base", *STYLES]
     if args.cards_only:
         for name in chosen:
+            if name in STYLES:
+                write_metrics(name)
             write_builtin_card(name, json.loads((BUILTIN_DIR / name / TRAINING_RECORD).read_text()))
         return
     if "base" in chosen:

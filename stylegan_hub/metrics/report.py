@@ -38,7 +38,7 @@ def evaluate_model(
     photo_tensors = [pil_to_tensor(photo) for photo in fitted]
     style_tensors = [pil_to_tensor(fit_image(image, max_side)) for image in style_images]
     targets = [pil_to_tensor(apply_artwork(teacher, photo)) for photo in fitted] if teacher else None
-    outputs = [pil_to_tensor(stylize(generator, photo)) for photo in fitted]
+    outputs = [pil_to_tensor(stylize(generator, photo, precision="float32")) for photo in fitted]  # the same on any machine
     references = dict(photos=photo_tensors, style_images=style_tensors, targets=targets, inception_weights=inception_weights)
     return {"model": evaluate_outputs(outputs, **references), "photo": evaluate_outputs(photo_tensors, **references)}
 

@@ -145,6 +145,15 @@ class StyleGenerator(HubModel, model_card_template=GENERATOR_CARD, **HUB_METADAT
             h = up(h, skip)
         return self.head(h)
 
+    def forward_image(self, photo: torch.Tensor) -> torch.Tensor:
+        """The network as an image filter: (B, 3, H, W) in [0, 1] -> the same size in [0, 1], for any H and W of at
+        least 2 * size_multiple (reflection padding up to the stride's multiple, cropped after). This is what the
+        ONNX export contains; `stylize` adds tiling, tiny images, strength and colour options around it."""
+        height, width = photo.shape[-2:]
+        x = (photo.float() * 2 - 1).to(next(self.parameters()).dtype)  # scaled in float32, then the network's dtype
+        x = F.pad(x, (0, -width % self.size_multiple, 0, -height % self.size_multiple), mode="reflect")
+        return ((self(x)[..., :height, :width].float() + 1) / 2).clamp(0, 1)
+
     def stylize(
         self,
         image: "str | Image.Image | np.ndarray | torch.Tensor",
@@ -152,8 +161,9 @@ class StyleGenerator(HubModel, model_card_template=GENERATOR_CARD, **HUB_METADAT
         preserve_color: bool = False,
         max_side: int | None = None,
         tile: int | None = None,
+        precision: str = "auto",
     ) -> "Image.Image | list[Image.Image]":
         """Stylize a photo (path, PIL image, numpy array) or a tensor batch in [0, 1]; see `stylegan_hub.inference`."""
         from ..inference import stylize
 
-        return stylize(self, image, strength=strength, preserve_color=preserve_color, max_side=max_side, tile=tile)
+        return stylize(self, image, strength=strength, preserve_color=preserve_color, max_side=max_side, tile=tile, precision=precision)

@@ -64,11 +64,15 @@ def resolve_model_dir(
         directory = BUILTIN_DIR / name[len(BUILTIN_PREFIX) :]
         if name not in builtin_names():
             raise ModelLoadError(f"{name}: no such built-in model; choose one of {', '.join(builtin_names())}")
+    else:
+        directory = Path(name).expanduser()
+    if directory.is_dir():
+        if revision is not None:  # a local model has exactly one version: silently loading it would mislead
+            raise ModelLoadError(
+                f"{name}: revision {revision!r} only applies to Hub models; this is a local or built-in model (drop --revision)"
+            )
         return directory
-    path = Path(name).expanduser()
-    if path.is_dir():
-        return path
-    if path.exists():
+    if directory.exists():
         raise ModelLoadError(f"{name}: is a file; pass the model's directory (the one holding {CONFIG_NAME})")
     if not _REPO_ID.match(name) or name.startswith((".", "/", "~")):
         raise ModelLoadError(

@@ -92,21 +92,21 @@ def build_finetune_parser(add_help: bool = True) -> argparse.ArgumentParser:
     design.add_argument(
         "--style-distance",
         choices=STYLE_DISTANCES,
-        default="gram",
+        default="swd",
         help="output vs exemplar features and colours: Gram matrices and RGB mean/covariance, or sliced Wasserstein "
         "distances of whole distributions (default: %(default)s)",
     )
     design.add_argument(
         "--content-features",
         choices=CONTENT_FEATURES,
-        default="raw",
+        default="normalized",
         help="content loss on raw features, or on instance-normalised ones, which leave global tone and palette free "
         "(default: %(default)s)",
     )
     design.add_argument(
         "--color-target",
         choices=COLOR_TARGETS,
-        default="batch",
+        default="palette",
         help="colour statistics to match: each batch's exemplar crops, or all exemplars' pixels (default: %(default)s)",
     )
     for name, default in vars(LossWeights()).items():

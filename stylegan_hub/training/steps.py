@@ -72,9 +72,9 @@ def finetune_step(
     exemplars: torch.Tensor,
     weights: LossWeights,
     content_layers: tuple[int, ...] = (1, 2),
-    style_distance: str = "gram",
+    style_distance: str = "swd",
     palette: torch.Tensor | None = None,
-    normalized_content: bool = False,
+    normalized_content: bool = True,
 ) -> dict[str, float]:
     """Learn the exemplars' style: photos (B, 3, R, R) and exemplar crops (B, 3, R, R), both in [-1, 1].
 

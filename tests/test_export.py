@@ -1,0 +1,72 @@
+import numpy as np
+import onnxruntime
+import pytest
+import torch
+
+from stylegan_hub import StyleGanHubError, StyleGenerator
+from stylegan_hub.cli import main as cli
+from stylegan_hub.export import FLOAT32_TOLERANCE, INT8_MIN_PSNR, export_onnx
+
+
+@pytest.fixture(scope="module")
+def generator():
+    torch.manual_seed(0)
+    model = StyleGenerator(base_channels=4, num_res_blocks=1)
+    with torch.no_grad():  # a non-trivial mapping
+        for p in model.parameters():
+            p.add_(torch.randn_like(p) * 0.05)
+    return model
+
+
+def run_onnx(path, photo: torch.Tensor) -> np.ndarray:
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    return session.run(None, {"photo": photo.numpy()})[0]
+
+
+def test_onnx_export_matches_pytorch_at_any_size_and_batch(generator, tmp_path):
+    report = export_onnx(generator, tmp_path / "style.onnx")
+    assert report.path == tmp_path / "style.onnx" and not report.int8
+    assert report.max_abs_difference <= FLOAT32_TOLERANCE
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["style.onnx"]  # no temporary or external-data files
+    for shape in [(1, 3, 64, 64), (2, 3, 37, 50), (1, 3, 8, 129)]:  # not multiples of the stride; batch of two
+        photo = torch.rand(*shape)
+        with torch.inference_mode():
+            expected = generator.forward_image(photo).numpy()
+        exported = run_onnx(report.path, photo)
+        assert exported.shape == shape
+        assert np.abs(exported - expected).max() <= FLOAT32_TOLERANCE
+    assert generator.training and next(generator.parameters()).dtype == torch.float32  # the caller's model untouched
+
+
+def test_int8_export_is_smaller_and_keeps_the_style(tmp_path):
+    generator = StyleGenerator.from_pretrained("builtin:grade")
+    full = export_onnx(generator, tmp_path / "grade.onnx")
+    small = export_onnx(generator, tmp_path / "grade-int8.onnx", int8=True)
+    assert small.int8 and small.psnr >= INT8_MIN_PSNR
+    assert small.size_bytes < full.size_bytes / 2.5  # weights in 8 bits instead of 32
+    photo = torch.rand(1, 3, 48, 64)
+    assert np.abs(run_onnx(small.path, photo) - run_onnx(full.path, photo)).mean() < 0.02
+
+
+def test_int8_export_that_loses_the_style_is_refused(generator, tmp_path, monkeypatch):
+    import stylegan_hub.export as export
+
+    monkeypatch.setattr(export, "INT8_MIN_PSNR", 1000.0)
+    with pytest.raises(StyleGanHubError, match="export without --int8"):
+        export_onnx(generator, tmp_path / "style.onnx", int8=True)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_bad_export_targets(generator, tmp_path):
+    with pytest.raises(ValueError, match=r"\.onnx"):
+        export_onnx(generator, tmp_path / "style.bin")
+    with pytest.raises(StyleGanHubError, match="no such folder"):
+        export_onnx(generator, tmp_path / "missing" / "style.onnx")
+
+
+def test_export_command(generator, tmp_path, capsys):
+    generator.save_pretrained(tmp_path / "model")
+    assert cli(["export", "--model", str(tmp_path / "model"), "-o", str(tmp_path / "style.onnx")]) == 0
+    out = capsys.readouterr().out
+    assert "max |ONNX - PyTorch|" in out and "sides of at least 8 pixels" in out
+    assert (tmp_path / "style.onnx").is_file()
