@@ -184,13 +184,11 @@ def stylize_tensor(
     """(B, 3, H, W) in [0, 1] -> stylized batch in [0, 1]; the core every front end (API, CLI, app) calls."""
     if not 0.0 <= strength <= 1.0:
         raise ValueError(f"strength must be between 0 (the photo) and 1 (full style), got {strength}")
-    if precision not in PRECISIONS:
-        raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
     if tile is not None and tile < 0:
         raise ValueError(f"tile must be a positive tile size in pixels, 0 to disable tiling, or None, got {tile}")
+    generator = inference_generator(generator, precision)  # also checks `precision`
     if strength == 0:
         return photo.clone()
-    generator = inference_generator(generator, precision)
     height, width = photo.shape[-2:]
     if tile is None:
         tile = AUTO_TILE_SIZE if height * width > AUTO_TILE_PIXELS else 0

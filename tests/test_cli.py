@@ -165,3 +165,14 @@ def test_eval_prints_a_table_and_writes_json(photos, tmp_path, tiny_style, capsy
     assert "does not exist" in capsys.readouterr().err
     assert main([*argv, "--inception-weights", str(tmp_path / "missing.pt")]) == 1
     assert "Inception weights not found" in capsys.readouterr().err
+
+
+def test_precision_option_reaches_the_library(photos, tmp_path, tiny_style, capsys):
+    for precision in ("float32", "bfloat16"):
+        target = tmp_path / f"{precision}.png"
+        assert main(["stylize", "--model", tiny_style, "--precision", precision, "-o", str(target), str(photos / "a.png")]) == 0
+        expected = StyleGenerator.from_pretrained(tiny_style).stylize(photos / "a.png", precision=precision)
+        assert np.array_equal(np.asarray(Image.open(target)), np.asarray(expected))
+    with pytest.raises(SystemExit):
+        main(["stylize", "--model", tiny_style, "--precision", "fp8", "-o", str(tmp_path / "x.png"), str(photos / "a.png")])
+    assert "invalid choice: 'fp8'" in capsys.readouterr().err

@@ -44,7 +44,7 @@ def test_int8_export_is_smaller_and_keeps_the_style(tmp_path):
     small = export_onnx(generator, tmp_path / "grade-int8.onnx", int8=True)
     assert small.int8 and small.psnr >= INT8_MIN_PSNR
     assert small.size_bytes < full.size_bytes / 2.5  # weights in 8 bits instead of 32
-    photo = torch.rand(1, 3, 48, 64)
+    photo = torch.rand(2, 3, 48, 64)  # a real model exported with channels-last weights would only take batches of one
     assert np.abs(run_onnx(small.path, photo) - run_onnx(full.path, photo)).mean() < 0.02
 
 
@@ -62,6 +62,17 @@ def test_bad_export_targets(generator, tmp_path):
         export_onnx(generator, tmp_path / "style.bin")
     with pytest.raises(StyleGanHubError, match="no such folder"):
         export_onnx(generator, tmp_path / "missing" / "style.onnx")
+
+
+def test_unwritable_folder_is_one_clear_error(generator, tmp_path, monkeypatch):
+    import stylegan_hub.export as export
+
+    def refuse(**_):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(export.tempfile, "mkstemp", refuse)  # a read-only folder, even for root
+    with pytest.raises(StyleGanHubError, match=r"cannot write there \(Permission denied\)"):
+        export_onnx(generator, tmp_path / "style.onnx")
 
 
 def test_export_command(generator, tmp_path, capsys):

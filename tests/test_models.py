@@ -1,5 +1,6 @@
 import json
 import shutil
+from pathlib import Path
 
 import pytest
 import torch
@@ -177,3 +178,20 @@ def test_gflops_and_parameters():
 def test_copy_of_builtin_is_loadable(tmp_path):
     shutil.copytree(builtin_dir("base"), tmp_path / "copy")
     assert isinstance(StyleGenerator.from_pretrained(tmp_path / "copy"), StyleGenerator)
+
+
+def test_builtin_cards_show_metrics_that_reproduce(tmp_path, monkeypatch):
+    """The figures on a built-in style's card are measured by make_builtins, and re-measuring gives the same."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "train"))
+    import make_builtins
+
+    shipped = builtin_dir("grade") / "metrics.json"
+    figures = json.loads(shipped.read_text())
+    card = (builtin_dir("grade") / "README.md").read_text()
+    assert all(f"| {name} | {value} |" in card for name, value in figures.items())
+    (tmp_path / "grade").mkdir()
+    monkeypatch.setattr(make_builtins, "BUILTIN_DIR", tmp_path)
+    make_builtins.write_metrics("grade")
+    assert json.loads((tmp_path / "grade" / "metrics.json").read_text()) == figures
