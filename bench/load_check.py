@@ -37,20 +37,42 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def main(args: argparse.Namespace) -> int:
-    os.environ.setdefault("STYLEGAN_HUB_DATA_DIR", tempfile.mkdtemp(prefix="stylegan-hub-load-"))
-    sys.path.insert(0, str(REPO))
-    from gradio_client import Client, handle_file
+    with tempfile.TemporaryDirectory(prefix="stylegan-hub-load-") as scratch:  # the app's data and the test images
+        os.environ.setdefault("STYLEGAN_HUB_DATA_DIR", str(Path(scratch) / "app-data"))
+        return measure(args, Path(scratch))
 
+
+def wait_until_training(training, timeout: float) -> bool:
+    """Whether the fine-tune job reports itself running within `timeout` seconds (False if it ended or never started)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and not training.done():
+        if any('data-state="running"' in output[0] for output in training.outputs()):
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def measure(args: argparse.Namespace, work: Path) -> int:
+    sys.path.insert(0, str(REPO))
     import app
-    from stylegan_hub.artwork import apply_artwork
-    from stylegan_hub.data import sample_photos
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     demo = app.build_app().queue(max_size=256)
     _, url, _ = demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True, show_error=True)
-    work = Path(tempfile.mkdtemp())
+    try:
+        return load(args, url, work)
+    finally:
+        demo.close()
+
+
+def load(args: argparse.Namespace, url: str, work: Path) -> int:
+    from gradio_client import Client, handle_file
+
+    from stylegan_hub.artwork import apply_artwork
+    from stylegan_hub.data import sample_photos
+
     photo = Path(args.photo) if args.photo else work / "photo.jpg"
     if not args.photo:
         sample_photos("heldout")[0].save(photo)
@@ -66,8 +88,9 @@ def main(args: argparse.Namespace) -> int:
         training = trainer.submit(
             [handle_file(str(p)) for p in exemplars], "builtin:base", args.finetune_steps, "load", api_name="/finetune"
         )
-        while not any('data-state="running"' in output[0] for output in training.outputs()):
-            time.sleep(0.2)
+        if not wait_until_training(training, timeout=120):
+            print("the fine-tune never reported itself running; is the app's training tab working?", file=sys.stderr)
+            return 1
     latencies: list[float] = []
     failures: list[str] = []
     lock = threading.Lock()
@@ -96,7 +119,6 @@ def main(args: argparse.Namespace) -> int:
     if training is not None:
         final = training.result()
         trained = 'data-state="done"' in final[0]
-    demo.close()
 
     print(
         f"clients {args.clients} x {args.requests} stylize ({args.size}) on {os.cpu_count()} cores, fine-tune of {args.finetune_steps} steps meanwhile"

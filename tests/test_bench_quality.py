@@ -56,3 +56,20 @@ def test_impossible_plans_are_refused_with_the_valid_range(bad, capsys):
         quality.parse_args(bad)
     error = capsys.readouterr().err
     assert "take counts from 1 to 8" in error or "--seeds must be at least 1, got 0" in error
+
+
+def test_colour_ceilings_recover_a_known_colour_transform(tmp_path, capsys):
+    import ceilings
+    import torch
+
+    torch.manual_seed(0)
+    photos = [torch.rand(1, 3, 24, 24) for _ in range(3)]
+    matrix = torch.tensor([[0.8, 0.1, 0.0], [0.1, 0.7, 0.1], [0.0, 0.1, 0.6], [0.1, 0.05, 0.2]])
+    styled = [ceilings.apply_map(matrix, photo) for photo in photos]
+    assert torch.allclose(ceilings.fit_paired(photos, styled), matrix, atol=1e-4)
+    # Matching distributions of the same photos finds the transform without pairs, to a fraction of a grey level.
+    unpaired = [ceilings.apply_map(ceilings.fit_unpaired(photos, styled, steps=200), photo) for photo in photos]
+    assert max((a - b).abs().mean() for a, b in zip(unpaired, styled)) < 0.02
+    ceilings.main(["--output-dir", str(tmp_path), "--shots", "1", "--eval-side", "32", "--steps", "5", "--styles", "grade", "sketch"])
+    table = capsys.readouterr().out
+    assert "| one map, unpaired on the content set |" in table and table.count("\n|") == 7 and "| photo | " in table
