@@ -54,8 +54,9 @@ def apply_map(matrix: torch.Tensor, image: torch.Tensor) -> torch.Tensor:
 
 
 def fit_paired(photos: list[torch.Tensor], targets: list[torch.Tensor]) -> torch.Tensor:
-    source = pixels(photos)
-    return torch.linalg.lstsq(torch.cat([source, torch.ones(len(source), 1)], dim=1), pixels(targets)).solution
+    source = pixels(photos).double()  # float32 least squares over 10^5 pixels comes out wrong
+    design = torch.cat([source, torch.ones(len(source), 1, dtype=torch.float64)], dim=1)
+    return torch.linalg.lstsq(design, pixels(targets).double(), driver="gelsd").solution.float()
 
 
 def fit_unpaired(content: list[torch.Tensor], exemplars: list[torch.Tensor], steps: int = 300, seed: int = 0) -> torch.Tensor:
@@ -80,7 +81,8 @@ def rows_for(task: Task, eval_side: int, steps: int) -> dict[str, float]:
         outputs = [apply_map(matrix_of(photo, target), photo) for photo, target in zip(task.photo_tensors, task.targets)]
         return sum(psnr(output, target) for output, target in zip(outputs, task.targets)) / len(outputs)
 
-    sources = [pil_to_tensor(fit_image(sample_photo(name), eval_side)) for name in TRAIN_PHOTOS[: task.shots]]
+    # The photos the exemplars were made from, in the order of task.exemplars (their files are named after them).
+    sources = [pil_to_tensor(fit_image(sample_photo(path.stem), eval_side)) for path in sorted(task.exemplar_dir.iterdir())]
     content = [pil_to_tensor(fit_image(sample_photo(name), eval_side)) for name in TRAIN_PHOTOS]
     paired = fit_paired(sources, task.exemplars)
     on_sources = fit_unpaired(sources, task.exemplars, steps)
