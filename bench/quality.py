@@ -53,6 +53,7 @@ ABLATIONS = {  # fine-tune variants: the flags that differ from the default fine
     "first-design": FIRST_DESIGN,  # Gram style and colour statistics of each batch, content on raw features
     "first-design+no-color": [*FIRST_DESIGN, "--color-weight", "0"],
     "more-content": ["--content-weight", "3"],
+    "normalized-style": ["--style-features", "normalized"],
     "no-style": ["--style-weight", "0"],
     "no-color": ["--color-weight", "0"],
     "no-adversarial": ["--adversarial-weight", "0"],

@@ -131,7 +131,12 @@ def test_resume_continues_step_count_and_losses(tiny_base, tmp_path, grade_exemp
 
 @pytest.mark.parametrize(
     "design",
-    [[], ["--color-target", "batch"], ["--style-distance", "gram", "--content-features", "raw", "--color-target", "batch"]],
+    [
+        [],
+        ["--color-target", "batch"],
+        ["--style-distance", "gram", "--content-features", "raw", "--color-target", "batch"],
+        ["--style-features", "normalized", "--style-distance", "gram"],
+    ],
 )
 def test_loss_design_options_train(tiny_base, tmp_path, grade_exemplars, design):
     output = finetune.main(tiny_args(grade_exemplars, tiny_base, tmp_path / "style", "--steps", "3", *design))
@@ -139,6 +144,15 @@ def test_loss_design_options_train(tiny_base, tmp_path, grade_exemplars, design)
     assert [entry["step"] for entry in losses] == [1, 2, 3] and all(entry["color"] > 0 for entry in losses)
     record = json.loads((output / "training_args.json").read_text())
     assert all(flag in record["command"] for flag in design)
+
+
+def test_normalized_style_features_change_what_the_style_loss_measures(tiny_base, tmp_path, grade_exemplars):
+    def first_style_loss(*design):
+        output = finetune.main(tiny_args(grade_exemplars, tiny_base, tmp_path / "-".join(["style", *design]), "--steps", "1", *design))
+        return json.loads((output / "logs" / "losses.jsonl").read_text().splitlines()[0])["style"]
+
+    # The same seed draws the same crops: only the features compared differ.
+    assert first_style_loss() != pytest.approx(first_style_loss("--style-features", "normalized"), rel=1e-3)
 
 
 def test_from_scratch_keeps_the_architecture_not_the_weights(tiny_base, tmp_path, grade_exemplars):

@@ -88,6 +88,7 @@ def main(args: argparse.Namespace, on_step: Callable[[TrainingRun, int, dict[str
             style_distance=args.style_distance,
             palette=exemplar_palette,
             normalized_content=args.content_features == "normalized",
+            normalized_style=args.style_features == "normalized",
         )
         scheduler.step()
         run.end_step(step, losses)

@@ -6,7 +6,7 @@ import argparse
 import shlex
 
 from ..losses import LossWeights
-from .steps import COLOR_TARGETS, CONTENT_FEATURES, STYLE_DISTANCES
+from .steps import COLOR_TARGETS, CONTENT_FEATURES, STYLE_DISTANCES, STYLE_FEATURES
 
 DEFAULT_BASE = "builtin:base"
 
@@ -102,6 +102,13 @@ def build_finetune_parser(add_help: bool = True) -> argparse.ArgumentParser:
         default="normalized",
         help="content loss on raw features, or on instance-normalised ones, which leave global tone and palette free "
         "(default: %(default)s)",
+    )
+    design.add_argument(
+        "--style-features",
+        choices=STYLE_FEATURES,
+        default="raw",
+        help="style loss on raw features, or on instance-normalised ones (texture only; tone and palette left to the "
+        "colour term) (default: %(default)s)",
     )
     design.add_argument(
         "--color-target",

@@ -22,6 +22,7 @@ from ..models import StyleDiscriminator
 
 STYLE_DISTANCES = ("gram", "swd")
 CONTENT_FEATURES = ("raw", "normalized")
+STYLE_FEATURES = CONTENT_FEATURES
 COLOR_TARGETS = ("batch", "palette")
 
 
@@ -75,6 +76,7 @@ def finetune_step(
     style_distance: str = "swd",
     palette: torch.Tensor | None = None,
     normalized_content: bool = True,
+    normalized_style: bool = False,
 ) -> dict[str, float]:
     """Learn the exemplars' style: photos (B, 3, R, R) and exemplar crops (B, 3, R, R), both in [-1, 1].
 
@@ -93,11 +95,14 @@ def finetune_step(
             photo_features = feature_net.features(photos)
             exemplar_features = feature_net.features(exemplars)
         output_features = feature_net.features(output)
+        style_output, style_target = output_features, exemplar_features
+        if normalized_style:  # texture only: each crop's mean and deviation per channel (tone, palette) removed
+            style_output, style_target = ([F.instance_norm(f.float()) for f in fs] for fs in (output_features, exemplar_features))
         if style_distance == "swd":
-            style = losses.distribution_loss(output_features, exemplar_features)
+            style = losses.distribution_loss(style_output, style_target)
             color = losses.color_distribution_loss(output, exemplars if palette is None else palette)
         else:
-            style = losses.style_loss(output_features, losses.style_targets(exemplar_features))
+            style = losses.style_loss(style_output, losses.style_targets(style_target))
             color = losses.color_loss(output, exemplars if palette is None else palette)
         terms = {
             "content": losses.content_loss(
