@@ -131,23 +131,46 @@ def stylize_photo(photo_path: str | None, style: str, strength: float, preserve_
 
 # ---- Fine-tune tab --------------------------------------------------------------------------------------------
 
-_calibration: dict[str, float] = {}
-_calibration_started = threading.Lock()
+CALIBRATION_WAIT = 120  # seconds an estimate waits for the measurement before saying it failed
+_calibration: dict[str, float | str] = {}  # "seconds" per step once measured; "error" of the last failed try
+_calibration_lock = threading.Lock()
+_calibration_thread: threading.Thread | None = None
 
 
 def calibrate() -> None:
-    """Seconds per default fine-tune step on this machine, measured once, in the background, when first needed."""
-    _calibration["seconds"] = measure_seconds_per_step("builtin:base", resolution=TRAIN_RESOLUTION, batch_size=TRAIN_BATCH)
+    """Seconds per default fine-tune step on this machine, measured in the background when first needed."""
+    try:
+        _calibration["seconds"] = measure_seconds_per_step("builtin:base", resolution=TRAIN_RESOLUTION, batch_size=TRAIN_BATCH)
+    except Exception as error:  # shown in the estimate; the next estimate measures again
+        _calibration["error"] = f"{type(error).__name__}: {error}"
 
 
-def estimate(steps: float) -> str:
+def calibration_in_progress() -> threading.Thread | None:
+    """The measurement to wait for (started here if none runs, e.g. after a failure), or None once measured."""
+    global _calibration_thread
+    with _calibration_lock:
+        if "seconds" in _calibration:
+            return None
+        if _calibration_thread is None or not _calibration_thread.is_alive():
+            _calibration.pop("error", None)
+            _calibration_thread = threading.Thread(target=calibrate, name="calibrate", daemon=True)
+            _calibration_thread.start()
+        return _calibration_thread
+
+
+def estimate(steps: float):
+    """The fine-tune's expected duration; while this machine's speed is being measured it says so, then updates."""
+    measuring = calibration_in_progress()
+    if measuring is not None:
+        yield f"{int(steps)} steps — measuring this machine's speed…"
+        measuring.join(timeout=CALIBRATION_WAIT)
     seconds = _calibration.get("seconds")
-    if seconds is None and _calibration_started.acquire(blocking=False):
-        threading.Thread(target=calibrate, name="calibrate", daemon=True).start()
     if seconds is None:
-        return f"{int(steps)} steps — measuring this machine's speed…"
+        reason = _calibration.get("error", "it is taking too long")
+        yield f"{int(steps)} steps — this machine's speed could not be measured ({reason}); it is measured again on the next change"
+        return
     total = seconds * steps + 10  # + loading and saving
-    return f"{int(steps)} steps ≈ **{total / 60:.1f} min** on this machine ({seconds:.2f} s per step, measured)"
+    yield f"{int(steps)} steps ≈ **{total / 60:.1f} min** on this machine ({seconds:.2f} s per step, measured)"
 
 
 def show_uploads(files: list[str] | None):
@@ -177,8 +200,20 @@ def progress_html(status) -> str:
     )
 
 
+_running: dict[Path, FinetuneJob] = {}  # each visitor's fine-tune in progress, so their Cancel button can reach it
+
+
+def cancel_finetune(request: gr.Request) -> None:
+    """Stop the visitor's fine-tune after its current step. The Start event keeps streaming until the job has saved
+    the style so far, then reports it and adds it to the gallery, as for a finished one."""
+    job = _running.get(visitor_dir(request, create=False))
+    if job is not None:
+        job.cancel()
+
+
 def start_finetune(files: list[str] | None, base: str, steps: float, name: str, own: dict, request: gr.Request):
-    """Stream the fine-tune: progress, a live preview on a fixed photo, and at the end the updated style gallery."""
+    """Stream the fine-tune: progress, a live preview on a fixed photo, and at the end (finished or cancelled) the
+    updated style gallery."""
     files = files or []
     if not 1 <= len(files) <= MAX_STYLE_IMAGES:
         raise gr.Error(f"Upload between 1 and {MAX_STYLE_IMAGES} style images (got {len(files)}).")
@@ -199,15 +234,19 @@ def start_finetune(files: list[str] | None, base: str, steps: float, name: str, 
         + ["--resolution", str(TRAIN_RESOLUTION), "--batch-size", str(TRAIN_BATCH)]
     )
     job = FinetuneJob(args, preview_photo=load_image(EXAMPLES[-1]).resize((256, 192)), preview_every=10).start()
+    _running[visitor] = job
     try:
         status = job.status()
         while not status.finished:
             yield progress_html(status), status.preview, gr.skip(), own, gr.skip()
             time.sleep(0.5)
             status = job.status()
-    except GeneratorExit:  # Cancel, or the visitor left: stop after the current step, keep what was learned
+    except GeneratorExit:  # the visitor left or an API client cancelled the event: stop, keep what was learned
         job.cancel()
         raise
+    finally:
+        if _running.get(visitor) is job:
+            del _running[visitor]
     if status.state == "failed":
         raise gr.Error(f"Fine-tuning failed: {status.error}", duration=None)
     own = {**own, name + YOURS: str(status.output_dir)}
@@ -300,8 +339,8 @@ def build_app() -> gr.Blocks:
         files.change(show_uploads, files, [uploads, advice], api_name=False)
         for button, count in zip(preset_buttons, PRESETS.values()):
             button.click(lambda count=count: count, None, steps, api_name=False)
-        steps.change(estimate, steps, eta, api_name=False)
-        training = start.click(
+        steps.change(estimate, steps, eta, api_name=False, concurrency_limit=None)
+        start.click(
             start_finetune,
             [files, base, steps, name, own],
             [progress, preview, gallery, own, style],
@@ -309,9 +348,9 @@ def build_app() -> gr.Blocks:
             concurrency_id="train",
             concurrency_limit=1,
         )
-        cancel.click(None, None, None, cancels=[training])
+        cancel.click(cancel_finetune, None, None, api_name="cancel")
         push.click(push_style, [repo, token, private, style, own], [pushed, token], api_name="push")
-        demo.load(estimate, steps, eta, api_name=False)
+        demo.load(estimate, steps, eta, api_name=False, concurrency_limit=None)
         demo.unload(forget_visitor)
     return demo
 

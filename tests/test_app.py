@@ -107,6 +107,21 @@ def test_cancel_stops_training_and_keeps_the_style(client, app_module, tmp_path)
     assert list(records[0].parent.glob("checkpoints/checkpoint-*"))
 
 
+def test_cancel_button_ends_the_stream_with_the_saved_style_in_the_gallery(client, photo, tmp_path):
+    from gradio_client import handle_file
+
+    job = client.submit(style_uploads(tmp_path), "builtin:base", 2000, "halfway", api_name="/finetune")
+    deadline = time.time() + 120
+    while time.time() < deadline and not any('data-state="running"' in output[0] for output in job.outputs()):
+        time.sleep(0.2)
+    client.predict(api_name="/cancel")  # what the Cancel button does: same visitor, a separate event
+    final_progress, _, gallery, chosen = job.result(timeout=120)
+    assert 'data-state="cancelled"' in final_progress
+    assert chosen == "halfway (yours)" and any(item.get("caption") == "halfway (yours)" for item in gallery)
+    (_, after), _ = client.predict(handle_file(str(photo)), "halfway (yours)", 1.0, False, "Preview (512 px)", api_name="/stylize")
+    assert Image.open(after if isinstance(after, str) else after["path"]).size == (90, 60)
+
+
 def test_push_publishes_the_visitors_style_and_forgets_the_token(client, hub, tmp_path, capsys, caplog):
     job = client.submit(style_uploads(tmp_path), "builtin:base", 20, "to-share", api_name="/finetune")
     job.result()
@@ -123,3 +138,23 @@ def test_push_publishes_the_visitors_style_and_forgets_the_token(client, hub, tm
     with pytest.raises(AppError, match="403"):
         client.predict("org/other", hub.READ_TOKEN, False, "to-share (yours)", api_name="/push")
     assert hub.WRITE_TOKEN not in str(capsys.readouterr()) + caplog.text
+
+
+def test_estimate_updates_once_measured_and_retries_a_failed_measurement(app_module, monkeypatch):
+    monkeypatch.setattr(app_module, "_calibration", {})
+    monkeypatch.setattr(app_module, "_calibration_thread", None)
+    tries = []
+
+    def measure(*args, **kwargs):
+        tries.append(args)
+        if len(tries) == 1:
+            raise RuntimeError("out of memory")
+        return 0.5
+
+    monkeypatch.setattr(app_module, "measure_seconds_per_step", measure)
+    first = list(app_module.estimate(100))
+    assert "measuring" in first[0] and "could not be measured (RuntimeError: out of memory)" in first[-1]
+    second = list(app_module.estimate(100))  # measured again, and the same stream shows the result
+    assert "measuring" in second[0] and "0.50 s per step, measured" in second[-1] and "1.0 min" in second[-1]
+    assert list(app_module.estimate(200)) == ["200 steps ≈ **1.8 min** on this machine (0.50 s per step, measured)"]
+    assert len(tries) == 2
