@@ -1,6 +1,6 @@
 """How far changing colours alone goes on the teacher styles: the reference points behind the quality bar.
 
-    python bench/ceilings.py                  # Markdown tables for 6 and 1 exemplars (about 2 minutes on 2 cores)
+    python bench/ceilings.py                  # Markdown tables for 6 and 1 exemplars (a few minutes on 2 cores)
     python bench/ceilings.py --shots 6
 
 Every row maps each held-out photo's pixels through one affine colour transform (RGB -> RGB, 12 numbers) and is scored
@@ -76,23 +76,22 @@ def fit_unpaired(content: list[torch.Tensor], exemplars: list[torch.Tensor], ste
 
 
 def rows_for(task: Task, eval_side: int, steps: int) -> dict[str, float]:
-    def score(matrix_of) -> float:
-        """Mean PSNR of the held-out photos mapped by `matrix_of(photo, target)`'s transform."""
-        outputs = [apply_map(matrix_of(photo, target), photo) for photo, target in zip(task.photo_tensors, task.targets)]
-        return sum(psnr(output, target) for output, target in zip(outputs, task.targets)) / len(outputs)
-
+    """Each row's mean PSNR on the held-out photos: the transform(s) it maps them with, one per photo."""
     # The photos the exemplars were made from, in the order of task.exemplars (their files are named after them).
     sources = [pil_to_tensor(fit_image(sample_photo(path.stem), eval_side)) for path in sorted(task.exemplar_dir.iterdir())]
     content = [pil_to_tensor(fit_image(sample_photo(name), eval_side)) for name in TRAIN_PHOTOS]
-    paired = fit_paired(sources, task.exemplars)
-    on_sources = fit_unpaired(sources, task.exemplars, steps)
-    on_content = fit_unpaired(content, task.exemplars, steps)
+    count = len(task.photo_tensors)
+    rows = {
+        "photo": [IDENTITY] * count,
+        "per-photo fit (oracle)": [fit_paired([photo], [target]) for photo, target in zip(task.photo_tensors, task.targets)],
+        "one map, paired": [fit_paired(sources, task.exemplars)] * count,
+        "one map, unpaired on the exemplars' sources": [fit_unpaired(sources, task.exemplars, steps)] * count,
+        "one map, unpaired on the content set": [fit_unpaired(content, task.exemplars, steps)] * count,
+    }
     return {
-        "photo": score(lambda photo, target: IDENTITY),
-        "per-photo fit (oracle)": score(lambda photo, target: fit_paired([photo], [target])),
-        "one map, paired": score(lambda photo, target: paired),
-        "one map, unpaired on the exemplars' sources": score(lambda photo, target: on_sources),
-        "one map, unpaired on the content set": score(lambda photo, target: on_content),
+        name: sum(psnr(apply_map(matrix, photo), target) for matrix, photo, target in zip(matrices, task.photo_tensors, task.targets))
+        / count
+        for name, matrices in rows.items()
     }
 
 

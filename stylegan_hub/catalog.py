@@ -1,5 +1,6 @@
 """The styles a front end offers, kept loaded: built-ins, extra models named in STYLEGAN_HUB_MODELS, a visitor's own
-fine-tuned folders and public Hub ids a visitor asks for. Loading is cached, so switching between styles costs one forward pass, not a load."""
+fine-tuned folders and public Hub ids a visitor asks for. Loading is cached, so switching between styles costs one
+forward pass, not a load."""
 
 from __future__ import annotations
 

@@ -42,15 +42,18 @@ def relative_error(output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return (output.float() - target.float()).square().mean() / (target.float().square().mean() + 1e-8)
 
 
+def instance_normalized(features: list[torch.Tensor]) -> list[torch.Tensor]:
+    """Each map (B, C, H, W) with every channel's mean and deviation over the image removed: structure and texture
+    stay, global tone and palette go."""
+    return [F.instance_norm(f.float()) for f in features]
+
+
 def content_loss(output_features: list[torch.Tensor], photo_features: list[torch.Tensor], normalized: bool = False) -> torch.Tensor:
     """Features of the output against the photo's. `normalized` compares them after removing each channel's mean
     and deviation over the image (instance normalisation), so structure is kept while the global tone and palette,
     which are the style's to change, are free."""
     if normalized:
-        output_features, photo_features = (
-            [F.instance_norm(f.float()) for f in output_features],
-            [F.instance_norm(f.float()) for f in photo_features],
-        )
+        output_features, photo_features = instance_normalized(output_features), instance_normalized(photo_features)
     return sum(relative_error(out, ref) for out, ref in zip(output_features, photo_features)) / len(output_features)
 
 

@@ -83,7 +83,8 @@ def finetune_step(
     `style_distance` compares the output's features and colours with the exemplars' by Gram matrices and colour
     mean/covariance ("gram") or as whole distributions ("swd"). `palette` (1, 3, N, 1) holds pixels of all
     exemplars: the colour target is then the whole set's palette, not just this batch's crops. `normalized_content`
-    measures content on instance-normalised features. The quality benchmark's ablations compare these choices.
+    measures content on instance-normalised features, and `normalized_style` the style too (texture only). The
+    quality benchmark's ablations compare these choices.
     """
     if style_distance not in STYLE_DISTANCES:
         raise ValueError(f"style_distance must be one of {STYLE_DISTANCES}, got {style_distance!r}")
@@ -96,8 +97,8 @@ def finetune_step(
             exemplar_features = feature_net.features(exemplars)
         output_features = feature_net.features(output)
         style_output, style_target = output_features, exemplar_features
-        if normalized_style:  # texture only: each crop's mean and deviation per channel (tone, palette) removed
-            style_output, style_target = ([F.instance_norm(f.float()) for f in fs] for fs in (output_features, exemplar_features))
+        if normalized_style:  # texture only: tone and palette are left to the colour term
+            style_output, style_target = losses.instance_normalized(output_features), losses.instance_normalized(exemplar_features)
         if style_distance == "swd":
             style = losses.distribution_loss(style_output, style_target)
             color = losses.color_distribution_loss(output, exemplars if palette is None else palette)
