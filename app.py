@@ -31,7 +31,7 @@ from stylegan_hub.images import load_image, save_image  # noqa: E402
 from stylegan_hub.inference import stylize  # noqa: E402
 from stylegan_hub.models import builtin_names  # noqa: E402
 from stylegan_hub.models.hub import is_namespaced_repo_id  # noqa: E402
-from stylegan_hub.training import finetune  # noqa: E402
+from stylegan_hub.training.config import FinetuneConfig  # noqa: E402
 from stylegan_hub.training.hub import push_model_dir  # noqa: E402
 from stylegan_hub.training.job import FinetuneJob, measure_seconds_per_step  # noqa: E402
 
@@ -229,11 +229,10 @@ def start_finetune(files: list[str] | None, base: str, steps: float, name: str, 
             raise user_error(error) from None
     output_dir = visitor / "styles" / name
     shutil.rmtree(output_dir, ignore_errors=True)
-    args = finetune.parse_args(
-        ["--style-images", str(style_dir), "--base", base, "--output-dir", str(output_dir), "--steps", str(int(steps))]
-        + ["--resolution", str(TRAIN_RESOLUTION), "--batch-size", str(TRAIN_BATCH)]
+    config = FinetuneConfig(
+        style_images=[str(style_dir)], base=base, output_dir=str(output_dir), steps=int(steps), resolution=TRAIN_RESOLUTION, batch_size=TRAIN_BATCH
     )
-    job = FinetuneJob(args, preview_photo=load_image(EXAMPLES[-1]).resize((256, 192)), preview_every=10).start()
+    job = FinetuneJob(config, preview_photo=load_image(EXAMPLES[-1]).resize((256, 192)), preview_every=10).start()
     _running[visitor] = job
     try:
         status = job.status()

@@ -39,26 +39,26 @@ from stylegan_hub.metrics.report import fit_image
 from stylegan_hub.models import StyleGenerator
 from stylegan_hub.training import finetune
 from stylegan_hub.training.finetune import load_base
-from stylegan_hub.training.options import DEFAULT_BASE
+from stylegan_hub.training.config import DEFAULT_BASE, FinetuneConfig
 from stylegan_hub.training.run import make_optimizers
 
 REPO = Path(__file__).resolve().parent.parent
 TEXTURES = ("brick", "grass", "gravel")
 METHODS = ("identity", "reinhard", "gatys", "ours", "paired", "scratch")
-FIRST_DESIGN = ["--style-distance", "gram", "--content-features", "raw", "--color-target", "batch"]
-ABLATIONS = {  # fine-tune variants: the flags that differ from the default fine-tune
-    "gram": ["--style-distance", "gram"],
-    "raw-content": ["--content-features", "raw"],
-    "batch-color": ["--color-target", "batch"],
+FIRST_DESIGN = dict(style_distance="gram", content_features="raw", color_target="batch")
+ABLATIONS = {  # fine-tune variants: the settings that differ from the default fine-tune
+    "gram": dict(style_distance="gram"),
+    "raw-content": dict(content_features="raw"),
+    "batch-color": dict(color_target="batch"),
     "first-design": FIRST_DESIGN,  # Gram style and colour statistics of each batch, content on raw features
-    "first-design+no-color": [*FIRST_DESIGN, "--color-weight", "0"],
-    "more-content": ["--content-weight", "3"],
-    "normalized-style": ["--style-features", "normalized"],
-    "no-style": ["--style-weight", "0"],
-    "no-color": ["--color-weight", "0"],
-    "no-adversarial": ["--adversarial-weight", "0"],
-    "no-identity": ["--identity-weight", "0"],
-    "no-color-augment": ["--augment", "translation,cutout"],
+    "first-design+no-color": dict(FIRST_DESIGN, color_weight=0.0),
+    "more-content": dict(content_weight=3.0),
+    "normalized-style": dict(style_features="normalized"),
+    "no-style": dict(style_weight=0.0),
+    "no-color": dict(color_weight=0.0),
+    "no-adversarial": dict(adversarial_weight=0.0),
+    "no-identity": dict(identity_weight=0.0),
+    "no-color-augment": dict(augment="translation,cutout"),
 }
 TRAJECTORY_STEPS = 8  # points on the SWD-vs-steps curve
 
@@ -132,12 +132,12 @@ class Task:
 # --------------------------------------------------------------------------- methods
 
 
-def finetune_args(args: argparse.Namespace, task: Task, output_dir: Path, seed: int, extra: list[str]) -> argparse.Namespace:
-    argv = ["--style-images", str(task.exemplar_dir), "--output-dir", str(output_dir), "--seed", str(seed)]
-    for flag, value in (("--steps", args.steps), ("--resolution", args.resolution), ("--base", args.base)):
-        if value is not None:
-            argv += [flag, str(value)]
-    return finetune.parse_args([*argv, "--sample-every", "100000", "--checkpointing-steps", "100000", *extra])
+def finetune_config(args: argparse.Namespace, task: Task, output_dir: Path, seed: int, changes: dict) -> FinetuneConfig:
+    """The default fine-tune on the task's exemplars, with the benchmark's steps, resolution and base if given."""
+    overrides = {name: value for name in ("steps", "resolution", "base") if (value := getattr(args, name)) is not None}
+    return FinetuneConfig(
+        style_images=[str(task.exemplar_dir)], output_dir=str(output_dir), seed=seed, sample_every=100000, checkpointing_steps=100000
+    ).replace(**overrides, **changes)
 
 
 def outputs_of(generator: StyleGenerator, task: Task) -> list[torch.Tensor]:
@@ -145,10 +145,10 @@ def outputs_of(generator: StyleGenerator, task: Task) -> list[torch.Tensor]:
     return [pil_to_tensor(stylize(generator, photo, precision="float32")) for photo in task.photos]
 
 
-def run_finetune(args: argparse.Namespace, task: Task, output_dir: Path, seed: int, extra: list[str]) -> tuple[StyleGenerator, list]:
+def run_finetune(args: argparse.Namespace, task: Task, output_dir: Path, seed: int, changes: dict) -> tuple[StyleGenerator, list]:
     """The fine-tune exactly as users run it; returns the model and its SWD/PSNR on the held-out photos along the way."""
-    run_args = finetune_args(args, task, output_dir, seed, extra)
-    checkpoints = set(np.linspace(0, run_args.steps, TRAJECTORY_STEPS + 1).round().astype(int)[1:])
+    config = finetune_config(args, task, output_dir, seed, changes)
+    checkpoints = set(np.linspace(0, config.steps, TRAJECTORY_STEPS + 1).round().astype(int)[1:])
     trajectory = []
 
     def on_step(run, step, losses):
@@ -157,7 +157,7 @@ def run_finetune(args: argparse.Namespace, task: Task, output_dir: Path, seed: i
                 scores = task.score(outputs_of(generator, task))
             trajectory.append({"step": step, **scores})
 
-    finetune.main(run_args, on_step=on_step)
+    finetune.main(config, on_step=on_step)
     shutil.rmtree(output_dir / "checkpoints", ignore_errors=True)
     return StyleGenerator.from_pretrained(str(output_dir)), trajectory
 
@@ -179,7 +179,7 @@ def train_paired(args: argparse.Namespace, task: Task, seed: int) -> StyleGenera
     loss on (photo, teacher(photo)) pairs of the same train photos, so it is told exactly what the style does."""
     from diffusers.training_utils import EMAModel
 
-    settings = finetune_args(args, task, Path("unused"), seed, [])
+    settings = finetune_config(args, task, Path("unused"), seed, {})
     torch.manual_seed(seed)
     generator, discriminator = load_base(settings.base)
     generator.train()
@@ -213,8 +213,8 @@ def run_method(args: argparse.Namespace, task: Task, method: str, seed: int, wor
     if method == "paired":
         generator = train_paired(args, task, seed)
         return outputs_of(generator, task), []
-    extra = ["--from-scratch"] if method == "scratch" else ABLATIONS.get(method.removeprefix("ours:"), [])
-    generator, trajectory = run_finetune(args, task, workdir, seed, extra)
+    changes = dict(from_scratch=True) if method == "scratch" else ABLATIONS.get(method.removeprefix("ours:"), {})
+    generator, trajectory = run_finetune(args, task, workdir, seed, changes)
     return outputs_of(generator, task), trajectory
 
 

@@ -256,14 +256,15 @@ def finetune_seconds_per_step(steps: int) -> float:
     from stylegan_hub.artwork import apply_artwork
     from stylegan_hub.data import sample_photo
     from stylegan_hub.training import finetune
+    from stylegan_hub.training.config import FinetuneConfig
 
     stamps = []
     with tempfile.TemporaryDirectory() as workdir:
         exemplar = Path(workdir) / "exemplars"
         exemplar.mkdir()
         apply_artwork("grade", sample_photo("astronaut")).save(exemplar / "astronaut.png")
-        args = finetune.parse_args(["--style-images", str(exemplar), "--output-dir", f"{workdir}/out", "--steps", str(steps)])
-        finetune.main(args, on_step=lambda run, step, losses: stamps.append(time.perf_counter()))
+        config = FinetuneConfig(style_images=[str(exemplar)], output_dir=f"{workdir}/out", steps=steps)
+        finetune.main(config, on_step=lambda run, step, losses: stamps.append(time.perf_counter()))
     return statistics.median(b - a for a, b in zip(stamps[1:], stamps[2:]))  # the first step includes warm-up
 
 

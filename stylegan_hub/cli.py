@@ -52,9 +52,10 @@ def cmd_stylize(args: argparse.Namespace) -> int:
 
 
 def cmd_finetune(args: argparse.Namespace) -> int:
+    from .training.config import FinetuneConfig, config_from_namespace
     from .training.finetune import main
 
-    output_dir = main(args)
+    output_dir = main(config_from_namespace(FinetuneConfig, args))
     print(f"style saved to {output_dir}; try: {PROG} stylize --model {output_dir} --output-dir stylized photo.jpg")
     return 0
 
@@ -198,7 +199,7 @@ def cmd_styles(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__
-    from .training.options import build_finetune_parser
+    from .training.config import FinetuneConfig, add_config_arguments
 
     parser = argparse.ArgumentParser(
         prog=PROG, description="GAN style transfer: apply built-in or Hub styles, or learn your own from a few images."
@@ -226,13 +227,8 @@ def build_parser() -> argparse.ArgumentParser:
     stylize.add_argument("--device", default=None, help="cpu, cuda, cuda:1, mps... (default: the best available)")
     stylize.set_defaults(run=cmd_stylize)
 
-    finetune = commands.add_parser(
-        "finetune",
-        help="learn a style from a few images",
-        parents=[build_finetune_parser(add_help=False)],
-        add_help=True,
-        description="Learn a personal style from a few images.",
-    )
+    finetune = commands.add_parser("finetune", help="learn a style from a few images", description="Learn a personal style from a few images.")
+    add_config_arguments(finetune, FinetuneConfig)
     finetune.set_defaults(run=cmd_finetune)
 
     info = commands.add_parser("info", help="show a model's config, size and how it was trained")

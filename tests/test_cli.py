@@ -158,7 +158,8 @@ def test_eval_prints_a_table_and_writes_json(photos, tmp_path, tiny_style, capsy
     scores = json.loads(output.read_text())
     assert scores["teacher"] == "grade" and scores["photos"] == 2
     assert scores["results"]["photo"]["content_kept"] == pytest.approx(1.0, abs=1e-6)
-    assert set(scores["results"]["model"]) == {"psnr", "ssim", "content_kept", "swd", "color_distance"}
+    assert set(scores["results"]["model"]) == {"psnr", "ssim", "content_kept", "swd", "color_distance", "style_distance"}
+    assert scores["results"]["photo"]["style_distance"] == pytest.approx(1.0) and "| style_distance |" in table
     assert main([*argv[:-1], "watercolour"]) == 2
     assert "not a filter" in capsys.readouterr().err
     assert main([*argv, "--output", str(tmp_path / "missing" / "scores.json")]) == 2

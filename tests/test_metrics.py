@@ -5,7 +5,7 @@ import torch
 from stylegan_hub.artwork import apply_artwork
 from stylegan_hub.data import sample_photos
 from stylegan_hub.inference import pil_to_tensor
-from stylegan_hub.metrics import METRICS, color_histogram_distance, content_kept, evaluate_outputs, psnr, sliced_wasserstein, ssim
+from stylegan_hub.metrics import METRICS, color_histogram_distance, content_kept, evaluate_outputs, psnr, sliced_wasserstein, ssim, style_distance
 
 
 def small(image, side=128):
@@ -63,10 +63,28 @@ def test_evaluate_outputs_uses_the_references_given(photos):
     photo_tensors = tensors(photos)
     targets = tensors([apply_artwork("grade", p) for p in photos])
     results = evaluate_outputs(photo_tensors, photos=photo_tensors, style_images=targets[:2], targets=targets)
-    assert set(results) == set(METRICS)
+    assert set(results) == {*METRICS, "style_distance"}
+    assert results["style_distance"] == pytest.approx(1.0)  # the photo is exactly as far from the style as itself
     assert results["content_kept"] == pytest.approx(1.0, abs=1e-6)
     unpaired = evaluate_outputs(photo_tensors, photos=photo_tensors, style_images=targets[:2])
     assert "psnr" not in unpaired and "swd" in unpaired
+
+
+def test_style_distance_rewards_the_style_not_the_photo(photos):
+    """The photo scores 1 and the style's own rendering 0; a render with other brush noise is close to the style,
+    while a colour-only change (Reinhard toward other paintings) or a blurred photo is not closer than the photo."""
+    from stylegan_hub.artwork import oil_paint
+    from stylegan_hub.baselines import reinhard_transfer
+
+    photo_tensors = tensors(photos)
+    targets = tensors([apply_artwork("oil", p) for p in photos])
+    other_noise = [torch.from_numpy(oil_paint(t[0].permute(1, 2, 0).numpy(), seed=5)).permute(2, 0, 1)[None] for t in photo_tensors]
+    recoloured = [reinhard_transfer(p, tensors([apply_artwork("oil", small(q)) for q in sample_photos("heldout")])) for p in photo_tensors]
+    blurred = [torch.nn.functional.avg_pool2d(p, 3, 1, 1) for p in photo_tensors]
+    assert style_distance(targets, photo_tensors, targets) == 0
+    assert style_distance(photo_tensors, photo_tensors, targets) == pytest.approx(1.0)
+    assert style_distance(other_noise, photo_tensors, targets) < 0.5
+    assert style_distance(recoloured, photo_tensors, targets) > 1 and style_distance(blurred, photo_tensors, targets) > 1
 
 
 class TinyInception(torch.nn.Module):

@@ -1,4 +1,5 @@
 import json
+import shlex
 import os
 import socket
 import subprocess
@@ -267,5 +268,5 @@ def test_pretrain_from_a_local_imagefolder_dataset(tmp_path):
     entries = [json.loads(line) for line in (output / "logs" / "losses.jsonl").read_text().splitlines()]
     assert [e["step"] for e in entries] == [1, 2, 3] and all("domain" in e for e in entries)
     record = json.loads((output / "training_args.json").read_text())
-    assert record["command"].startswith("python train/pretrain.py --dataset imagefolder")
-    assert "--d-channels 8 8 8" in record["command"]
+    assert record["command"].startswith("python train/pretrain.py ") and "--dataset imagefolder" in record["command"]
+    assert "--d-channels 8 8 8" in record["command"] and pretrain.parse_args(shlex.split(record["command"])[2:]) == args

@@ -1,6 +1,5 @@
 """Losses, augmentation, data and checkpoint bookkeeping: the pieces the training loops are made of."""
 
-import shlex
 
 import pytest
 import torch
@@ -10,7 +9,6 @@ from stylegan_hub import losses
 from stylegan_hub.augment import diff_augment, parse_policy
 from stylegan_hub.data import HELDOUT_PHOTOS, TRAIN_PHOTOS, DatasetImages, ImageFolder, RandomCrops, sample_photos
 from stylegan_hub.training.checkpoint import checkpoint_dirs, resolve_resume
-from stylegan_hub.training.options import build_finetune_parser, command_line
 
 
 def test_gram_style_loss_is_zero_for_the_same_texture_and_positive_otherwise():
@@ -153,11 +151,3 @@ def test_checkpoint_discovery_ignores_partial_saves(tmp_path):
     assert resolve_resume(tmp_path, "latest") == (root / "checkpoint-10", 10)
     assert resolve_resume(tmp_path / "fresh", "latest") is None  # nothing to resume yet: start from scratch
     assert resolve_resume(tmp_path, None) is None
-
-
-def test_recorded_command_reproduces_the_arguments():
-    parser = build_finetune_parser()
-    args = parser.parse_args(["--style-images", "my style/", "--output-dir", "out", "--steps", "7", "--style-weight", "2.5"])
-    command = command_line("stylegan-hub finetune", parser, args)
-    assert command.startswith("stylegan-hub finetune --style-images 'my style/'") and "--steps 7" in command
-    assert parser.parse_args(shlex.split(command)[2:]) == args

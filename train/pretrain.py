@@ -13,7 +13,6 @@ non-photorealistic filters (`stylegan_hub.artwork`). The result is the starting 
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +26,7 @@ from stylegan_hub.augment import parse_policy
 from stylegan_hub.data import ImageFolder, RandomCrops, load_hf_dataset, sample_photos
 from stylegan_hub.losses import LossWeights
 from stylegan_hub.models.hub import DISCRIMINATOR_SUBFOLDER
-from stylegan_hub.training.options import add_common_arguments, command_line, recorded_arguments
+from stylegan_hub.training.config import PretrainConfig, command_line, parse_config
 from stylegan_hub.training.run import TrainingRun, make_optimizers
 from stylegan_hub.training.steps import GanModels, pretrain_step
 
@@ -39,26 +38,8 @@ BASE_DESCRIPTION = (
 )
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
-    source = parser.add_mutually_exclusive_group()
-    source.add_argument("--train-data-dir", nargs="+", help="folder(s), files or globs of photos (default: the bundled sample photos)")
-    source.add_argument("--dataset", help="a Hugging Face dataset id, or a builder such as 'imagefolder' with --dataset-data-dir")
-    parser.add_argument("--dataset-data-dir", help="data_dir passed to datasets.load_dataset")
-    parser.add_argument("--dataset-split", default="train")
-    parser.add_argument("--image-column", default=None, help="the dataset's image column (default: its first Image feature)")
-    parser.add_argument("--base-channels", type=int, default=16, help="generator width (default: %(default)s)")
-    parser.add_argument("--num-res-blocks", type=int, default=4, help="generator depth (default: %(default)s)")
-    parser.add_argument("--num-downsamples", type=int, default=2, help="(default: %(default)s)")
-    parser.add_argument("--d-channels", type=int, nargs="+", default=[32, 64, 128, 128], help="discriminator widths (default: %(default)s)")
-    parser.add_argument("--content-weight", type=float, default=1.0, help="(default: %(default)s)")
-    parser.add_argument("--adversarial-weight", type=float, default=0.01, help="(default: %(default)s)")
-    add_common_arguments(parser, steps=1200, resolution=128, batch_size=8, learning_rate=5e-4, augment="translation,cutout")
-    return parser
-
-
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    return build_parser().parse_args(argv)
+def parse_args(argv: list[str] | None = None) -> PretrainConfig:
+    return parse_config(PretrainConfig, argv, __doc__.split("\n\n")[0])
 
 
 def with_artwork(crops: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -73,44 +54,44 @@ def with_artwork(crops: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.stack(images), domains
 
 
-def main(args: argparse.Namespace) -> Path:
-    output_dir = Path(args.output_dir)
-    accelerator = Accelerator(mixed_precision=args.mixed_precision, project_dir=str(output_dir))
-    set_seed(args.seed, device_specific=True)
+def main(config: PretrainConfig) -> Path:
+    output_dir = Path(config.output_dir)
+    accelerator = Accelerator(mixed_precision=config.mixed_precision, project_dir=str(output_dir))
+    set_seed(config.seed, device_specific=True)
 
-    if args.dataset:
-        images = load_hf_dataset(args.dataset, data_dir=args.dataset_data_dir, split=args.dataset_split, column=args.image_column)
-    elif args.train_data_dir:
-        images = ImageFolder(args.train_data_dir)
+    if config.dataset:
+        images = load_hf_dataset(config.dataset, data_dir=config.dataset_data_dir, split=config.dataset_split, column=config.image_column)
+    elif config.train_data_dir:
+        images = ImageFolder(config.train_data_dir)
     else:
         images = sample_photos("train")
-    crops = RandomCrops(images, args.resolution, min_scale=0.25)
+    crops = RandomCrops(images, config.resolution, min_scale=0.25)
 
-    generator = StyleGenerator(base_channels=args.base_channels, num_downsamples=args.num_downsamples, num_res_blocks=args.num_res_blocks)
-    discriminator = StyleDiscriminator(channels=args.d_channels, num_domains=len(DOMAINS))
-    generator_optimizer, discriminator_optimizer, scheduler = make_optimizers(generator, discriminator, args)
+    generator = StyleGenerator(base_channels=config.base_channels, num_downsamples=config.num_downsamples, num_res_blocks=config.num_res_blocks)
+    discriminator = StyleDiscriminator(channels=config.d_channels, num_domains=len(DOMAINS))
+    generator_optimizer, discriminator_optimizer, scheduler = make_optimizers(generator, discriminator, config)
     generator, discriminator, generator_optimizer, discriminator_optimizer, scheduler = accelerator.prepare(
         generator, discriminator, generator_optimizer, discriminator_optimizer, scheduler
     )
     models = GanModels(
-        accelerator, generator, discriminator, generator_optimizer, discriminator_optimizer, parse_policy(args.augment), args.max_grad_norm
+        accelerator, generator, discriminator, generator_optimizer, discriminator_optimizer, parse_policy(config.augment), config.max_grad_norm
     )
-    weights = LossWeights(content=args.content_weight, adversarial=args.adversarial_weight)
+    weights = LossWeights(content=config.content_weight, adversarial=config.adversarial_weight)
     heldout = sample_photos("heldout")
     record = {
         "task": "pretrain",
         "title": "stylegan-hub general base model",
         "description": BASE_DESCRIPTION,
         "tags": ["stylegan-hub-base"],
-        "datasets": [args.dataset] if args.dataset and "/" in args.dataset else [],
+        "datasets": [config.dataset] if config.dataset and "/" in config.dataset else [],
         "domains": list(DOMAINS),
-        "command": command_line("python train/pretrain.py", build_parser(), args),
-        "arguments": recorded_arguments(build_parser(), args),
+        "command": command_line("python train/pretrain.py", config),
+        "arguments": config.to_dict(),
     }
-    run = TrainingRun(accelerator, generator, discriminator, args, heldout, record)
+    run = TrainingRun(accelerator, generator, discriminator, config, heldout, record)
 
     for step in run.steps("pretrain"):
-        batch, domains = with_artwork(crops.sample(args.batch_size)[0])
+        batch, domains = with_artwork(crops.sample(config.batch_size)[0])
         losses = pretrain_step(models, batch.to(accelerator.device), domains.to(accelerator.device), weights)
         scheduler.step()
         run.end_step(step, losses)

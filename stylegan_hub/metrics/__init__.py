@@ -6,6 +6,9 @@ Each metric compares stylized outputs with one reference set:
 - `style`: the style exemplars, unpaired: sliced Wasserstein distance of Laplacian-pyramid patches (SWD, as in
   ProGAN) and colour-histogram distance; FID and KID too when local Inception weights are given (`inception.py`).
 
+`style_distance` needs the photos and a style reference: the SWD of the outputs to the teacher's renderings (or,
+without a teacher, to the exemplars) as a share of the photos' own, so 1 means no closer to the style than the photo.
+
 Images are float tensors (B, 3, H, W) in [0, 1]; paired metrics need equal sizes, unpaired ones any sizes.
 """
 
@@ -18,7 +21,7 @@ import torch
 
 from .fidelity import content_kept, psnr, ssim
 from .inception import inception_scores, inception_weights_path
-from .style import color_histogram_distance, sliced_wasserstein
+from .style import color_histogram_distance, sliced_wasserstein, style_distance
 
 
 @dataclass(frozen=True)
@@ -73,9 +76,22 @@ def evaluate_outputs(
                 continue
             values = [metric.compute(outputs, style_images)]
         results[metric.name] = float(sum(values) / len(values))
+    references = targets or style_images
+    if references and (names is None or "style_distance" in names):
+        results["style_distance"] = style_distance(outputs, photos, references)
     if style_images and inception_weights_path(inception_weights) is not None:
         results.update(inception_scores(outputs, style_images, inception_weights))
     return results
 
 
-__all__ = ["METRICS", "Metric", "color_histogram_distance", "content_kept", "evaluate_outputs", "psnr", "sliced_wasserstein", "ssim"]
+__all__ = [
+    "METRICS",
+    "Metric",
+    "color_histogram_distance",
+    "content_kept",
+    "evaluate_outputs",
+    "psnr",
+    "sliced_wasserstein",
+    "ssim",
+    "style_distance",
+]

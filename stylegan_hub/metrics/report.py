@@ -47,7 +47,8 @@ def format_table(results: dict[str, dict[str, float]]) -> str:
     """A Markdown table: one row per metric, one column per scored set."""
     columns = list(results)
     lines = ["| metric | " + " | ".join(columns) + " | better |", "|---|" + "---|" * (len(columns) + 1)]
-    lower_is_better = {name: not metric.higher_is_better for name, metric in METRICS.items()} | dict.fromkeys(INCEPTION_METRICS, True)
+    lower_is_better = {name: not metric.higher_is_better for name, metric in METRICS.items()}
+    lower_is_better |= dict.fromkeys(("style_distance", *INCEPTION_METRICS), True)
     for name, lower in lower_is_better.items():
         if name in results[columns[0]]:
             values = " | ".join(f"{results[column][name]:.3f}" for column in columns)

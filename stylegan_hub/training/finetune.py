@@ -8,7 +8,6 @@ under `accelerate launch`.
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Callable
 from pathlib import Path
 
@@ -21,14 +20,14 @@ from ..errors import ModelLoadError
 from ..losses import LossWeights
 from ..models import StyleDiscriminator, StyleGenerator, resolve_model_dir
 from ..models.hub import DISCRIMINATOR_SUBFOLDER
-from .options import DEFAULT_BASE, command_line, recorded_arguments
-from .options import build_finetune_parser as build_parser
+from ..models.perceptual import RandomFilterBank
+from .config import DEFAULT_BASE, FinetuneConfig, command_line, parse_config
 from .run import TrainingRun, make_optimizers
 from .steps import GanModels, finetune_step, freeze_lower_blocks, frozen_copy
 
 
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    return build_parser().parse_args(argv)
+def parse_args(argv: list[str] | None = None) -> FinetuneConfig:
+    return parse_config(FinetuneConfig, argv, "Learn a personal style from a few images.")
 
 
 def load_base(base: str) -> tuple[StyleGenerator, StyleDiscriminator]:
@@ -41,54 +40,56 @@ def load_base(base: str) -> tuple[StyleGenerator, StyleDiscriminator]:
     return StyleGenerator.from_directory(directory), StyleDiscriminator.from_directory(directory / DISCRIMINATOR_SUBFOLDER)
 
 
-def main(args: argparse.Namespace, on_step: Callable[[TrainingRun, int, dict[str, float]], None] | None = None) -> Path:
-    """Run the fine-tune described by `args`; returns the output directory, loadable with `from_pretrained`.
+def main(config: FinetuneConfig, on_step: Callable[[TrainingRun, int, dict[str, float]], None] | None = None) -> Path:
+    """Run the fine-tune described by `config`; returns the output directory, loadable with `from_pretrained`.
 
     `on_step(run, step, losses)` is called after every step on the main process (progress, previews, stopping).
     """
-    output_dir = Path(args.output_dir)
-    augment = parse_policy(args.augment)
-    weights = LossWeights(**{name: getattr(args, f"{name}_weight") for name in vars(LossWeights())})
-    accelerator = Accelerator(mixed_precision=args.mixed_precision, project_dir=str(output_dir))
-    set_seed(args.seed, device_specific=True)  # each process draws different crops
+    output_dir = Path(config.output_dir)
+    augment = parse_policy(config.augment)
+    weights = LossWeights(**{name: getattr(config, f"{name}_weight") for name in vars(LossWeights())})
+    accelerator = Accelerator(mixed_precision=config.mixed_precision, project_dir=str(output_dir))
+    set_seed(config.seed, device_specific=True)  # each process draws different crops
 
     # Data: the user's exemplars (few, kept in memory) and content photos.
-    style_images = list(ImageFolder(args.style_images))  # decoded once: crops and palette share them
-    exemplars = RandomCrops(style_images, args.resolution, min_scale=0.35)
-    exemplar_palette = palette(style_images).to(accelerator.device) if args.color_target == "palette" else None
-    photo_set = ImageFolder(args.content_images) if args.content_images else sample_photos("train")
-    photos = RandomCrops(photo_set, args.resolution)
+    style_images = list(ImageFolder(config.style_images))  # decoded once: crops and palette share them
+    exemplars = RandomCrops(style_images, config.resolution, min_scale=0.35)
+    exemplar_palette = palette(style_images).to(accelerator.device) if config.color_target == "palette" else None
+    photo_set = ImageFolder(config.content_images) if config.content_images else sample_photos("train")
+    photos = RandomCrops(photo_set, config.resolution)
 
     # Models: the generator trains; the discriminator keeps its lower blocks and is also the perceptual space.
-    generator, discriminator = load_base(args.base)
-    if args.from_scratch:  # the base's architecture with fresh weights: what pretraining buys, as an ablation
+    generator, discriminator = load_base(config.base)
+    if config.from_scratch:  # the base's architecture with fresh weights: what pretraining buys, as an ablation
         generator = StyleGenerator(**generator._hub_mixin_config)
         discriminator = StyleDiscriminator(**discriminator._hub_mixin_config)
     generator.train()
     discriminator.train()
     feature_net = frozen_copy(discriminator).to(accelerator.device)
-    freeze_lower_blocks(discriminator, args.freeze_blocks)
-    generator_optimizer, discriminator_optimizer, scheduler = make_optimizers(generator, discriminator, args)
+    style_net = RandomFilterBank().to(accelerator.device) if config.style_space == "random" else None
+    freeze_lower_blocks(discriminator, config.freeze_blocks)
+    generator_optimizer, discriminator_optimizer, scheduler = make_optimizers(generator, discriminator, config)
     generator, discriminator, generator_optimizer, discriminator_optimizer, scheduler = accelerator.prepare(
         generator, discriminator, generator_optimizer, discriminator_optimizer, scheduler
     )
-    models = GanModels(accelerator, generator, discriminator, generator_optimizer, discriminator_optimizer, augment, args.max_grad_norm)
+    models = GanModels(accelerator, generator, discriminator, generator_optimizer, discriminator_optimizer, augment, config.max_grad_norm)
     heldout = sample_photos("heldout")
-    run = TrainingRun(accelerator, generator, discriminator, args, heldout, describe(args, len(style_images)), on_step)
+    run = TrainingRun(accelerator, generator, discriminator, config, heldout, describe(config, len(style_images)), on_step)
 
     for step in run.steps("fine-tune"):
-        photo_batch = photos.sample(args.batch_size)[0].to(accelerator.device)
-        exemplar_batch = exemplars.sample(args.batch_size)[0].to(accelerator.device)
+        photo_batch = photos.sample(config.batch_size)[0].to(accelerator.device)
+        exemplar_batch = exemplars.sample(config.batch_size)[0].to(accelerator.device)
         losses = finetune_step(
             models,
             feature_net,
             photo_batch,
             exemplar_batch,
             weights,
-            style_distance=args.style_distance,
+            style_distance=config.style_distance,
             palette=exemplar_palette,
-            normalized_content=args.content_features == "normalized",
-            normalized_style=args.style_features == "normalized",
+            normalized_content=config.content_features == "normalized",
+            normalized_style=config.style_features == "normalized",
+            style_net=style_net,
         )
         scheduler.step()
         run.end_step(step, losses)
@@ -96,15 +97,15 @@ def main(args: argparse.Namespace, on_step: Callable[[TrainingRun, int, dict[str
     return run.finish()
 
 
-def describe(args: argparse.Namespace, count: int) -> dict:
+def describe(config: FinetuneConfig, count: int) -> dict:
     """What the model card says about this fine-tune (learned from `count` images), and the command that reproduces it."""
-    name = Path(args.output_dir).resolve().name
+    name = Path(config.output_dir).resolve().name
     return {
         "task": "finetune",
         "title": f"{name}: a stylegan-hub style",
-        "description": f"A style learned with stylegan-hub from {count} image(s), fine-tuned from `{args.base}`.",
-        "base": args.base,
+        "description": f"A style learned with stylegan-hub from {count} image(s), fine-tuned from `{config.base}`.",
+        "base": config.base,
         "tags": ["stylegan-hub-style"],
-        "command": command_line("stylegan-hub finetune", build_parser(), args),
-        "arguments": recorded_arguments(build_parser(), args),
+        "command": command_line("stylegan-hub finetune", config),
+        "arguments": config.to_dict(),
     }

@@ -7,7 +7,6 @@ cancelled fine-tune still checkpoints and saves the style as it is, so nothing l
 
 from __future__ import annotations
 
-import argparse
 import tempfile
 import threading
 import time
@@ -18,6 +17,7 @@ from PIL import Image
 
 from ..inference import stylize
 from . import finetune
+from .config import FinetuneConfig
 from .run import TrainingRun
 
 
@@ -40,17 +40,17 @@ class JobStatus:
 
 
 class FinetuneJob:
-    """Run `stylegan-hub finetune` with `args` in a thread; poll `status()`, stop it with `cancel()`.
+    """Run the fine-tune `config` describes in a thread; poll `status()`, stop it with `cancel()`.
 
     `preview_photo` is stylized with the EMA weights every `preview_every` steps so a viewer sees the style emerge.
     """
 
-    def __init__(self, args: argparse.Namespace, preview_photo: Image.Image | None = None, preview_every: int = 10):
-        self.args, self.preview_photo, self.preview_every = args, preview_photo, preview_every
-        self._status = JobStatus("starting", total=args.steps)
+    def __init__(self, config: FinetuneConfig, preview_photo: Image.Image | None = None, preview_every: int = 10):
+        self.config, self.preview_photo, self.preview_every = config, preview_photo, preview_every
+        self._status = JobStatus("starting", total=config.steps)
         self._lock = threading.Lock()
         self._cancel = threading.Event()
-        self._thread = threading.Thread(target=self._run, name=f"finetune-{Path(args.output_dir).name}", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=f"finetune-{Path(config.output_dir).name}", daemon=True)
         self._first_step_time: float | None = None  # when the first step of this run ended, and its number,
         self._first_step = 0  # so the ETA leaves out the warm-up
 
@@ -86,9 +86,9 @@ class FinetuneJob:
         if self._first_step_time is None:
             self._first_step_time, self._first_step = now, step
         done_since = step - self._first_step
-        eta = (now - self._first_step_time) / done_since * (run.args.steps - step) if done_since else None
+        eta = (now - self._first_step_time) / done_since * (run.config.steps - step) if done_since else None
         changes = dict(step=step, losses=dict(losses), elapsed=now - self._started, eta=eta)
-        if self.preview_photo is not None and (step % self.preview_every == 0 or step == 1 or step == run.args.steps):
+        if self.preview_photo is not None and (step % self.preview_every == 0 or step == 1 or step == run.config.steps):
             with run.ema_generator() as generator:
                 changes.update(preview=stylize(generator, self.preview_photo), preview_step=step)
         if self._cancel.is_set():
@@ -97,7 +97,7 @@ class FinetuneJob:
 
     def _run(self) -> None:
         try:
-            output_dir = finetune.main(self.args, on_step=self._on_step)
+            output_dir = finetune.main(self.config, on_step=self._on_step)
         except Exception as error:  # reported to whoever polls; the thread must not die silently
             self._update(state="failed", error=str(error) or error.__class__.__name__)
             return
@@ -115,10 +115,16 @@ def measure_seconds_per_step(base: str, *, resolution: int, batch_size: int, ste
         style_dir.mkdir()
         rng = np.random.default_rng(0)
         Image.fromarray(rng.integers(0, 255, (resolution, resolution, 3), dtype=np.uint8)).save(style_dir / "noise.png")
-        args = finetune.parse_args(
-            ["--style-images", str(style_dir), "--base", base, "--output-dir", str(Path(work) / "out")]
-            + ["--steps", str(steps), "--resolution", str(resolution), "--batch-size", str(batch_size)]
-            + ["--sample-every", str(steps + 1), "--checkpointing-steps", str(steps + 1), "--content-images", str(style_dir)]
+        config = FinetuneConfig(
+            style_images=[str(style_dir)],
+            content_images=[str(style_dir)],
+            base=base,
+            output_dir=str(Path(work) / "out"),
+            steps=steps,
+            resolution=resolution,
+            batch_size=batch_size,
+            sample_every=steps + 1,
+            checkpointing_steps=steps + 1,
         )
         last = [time.perf_counter()]
 
@@ -128,5 +134,5 @@ def measure_seconds_per_step(base: str, *, resolution: int, batch_size: int, ste
                 times.append(now - last[0])
             last[0] = now
 
-        finetune.main(args, on_step=tick)
+        finetune.main(config, on_step=tick)
     return float(np.median(times))

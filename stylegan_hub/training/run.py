@@ -8,7 +8,6 @@ publishes it from the main process.
 
 from __future__ import annotations
 
-import argparse
 import math
 import tempfile
 import time
@@ -31,16 +30,17 @@ from ..models import StyleDiscriminator, StyleGenerator
 from ..models.hub import DISCRIMINATOR_SUBFOLDER
 from .card import SAMPLE_IMAGE, write_model_card
 from .checkpoint import LossLog, resolve_resume, save_checkpoint
+from .config import TrainingConfig
 from .hub import create_repo, push_model_dir
 
 
-def make_optimizers(generator: torch.nn.Module, discriminator: torch.nn.Module, args: argparse.Namespace):
+def make_optimizers(generator: torch.nn.Module, discriminator: torch.nn.Module, config: TrainingConfig):
     """Adam for both networks (betas as in StyleGAN) and the generator's LR schedule; frozen weights are left out."""
     betas = (0.5, 0.99)
-    generator_optimizer = torch.optim.Adam(generator.parameters(), lr=args.learning_rate, betas=betas)
+    generator_optimizer = torch.optim.Adam(generator.parameters(), lr=config.learning_rate, betas=betas)
     trainable = [p for p in discriminator.parameters() if p.requires_grad]
-    discriminator_optimizer = torch.optim.Adam(trainable, lr=args.d_learning_rate or args.learning_rate, betas=betas)
-    scheduler = get_scheduler(args.lr_scheduler, generator_optimizer, num_warmup_steps=args.lr_warmup_steps, num_training_steps=args.steps)
+    discriminator_optimizer = torch.optim.Adam(trainable, lr=config.d_learning_rate or config.learning_rate, betas=betas)
+    scheduler = get_scheduler(config.lr_scheduler, generator_optimizer, num_warmup_steps=config.lr_warmup_steps, num_training_steps=config.steps)
     return generator_optimizer, discriminator_optimizer, scheduler
 
 
@@ -56,23 +56,23 @@ class TrainingRun:
         accelerator: Accelerator,
         generator: torch.nn.Module,
         discriminator: torch.nn.Module,
-        args: argparse.Namespace,
+        config: TrainingConfig,
         samples: list[Image.Image],
         record: dict,
         on_step: Callable[[TrainingRun, int, dict[str, float]], None] | None = None,
     ):
-        self.accelerator, self.args, self.samples, self.record, self.on_step = accelerator, args, samples, record, on_step
-        self.output_dir = Path(args.output_dir)
+        self.accelerator, self.config, self.samples, self.record, self.on_step = accelerator, config, samples, record, on_step
+        self.output_dir = Path(config.output_dir)
         self.generator: StyleGenerator = accelerator.unwrap_model(generator)
         self.discriminator: StyleDiscriminator = accelerator.unwrap_model(discriminator)
-        if args.push_to_hub and accelerator.is_main_process:
-            create_repo(args.push_to_hub, private=args.hub_private or None)
-        self.ema = EMAModel(self.generator.parameters(), decay=args.ema_decay, use_ema_warmup=True, foreach=True)
+        if config.push_to_hub and accelerator.is_main_process:
+            create_repo(config.push_to_hub, private=config.hub_private or None)
+        self.ema = EMAModel(self.generator.parameters(), decay=config.ema_decay, use_ema_warmup=True, foreach=True)
         self.ema.to(accelerator.device)
         accelerator.register_for_checkpointing(self.ema)
         self.log = LossLog(self.output_dir, accelerator)
         self.start_step = 0
-        resume = resolve_resume(self.output_dir, args.resume)
+        resume = resolve_resume(self.output_dir, config.resume)
         if resume is not None:
             accelerator.load_state(str(resume[0]))
             self.start_step = resume[1]
@@ -84,9 +84,9 @@ class TrainingRun:
     def steps(self, description: str) -> Iterator[int]:
         """Step numbers still to run, with a progress bar on the main process; ends early after `request_stop`."""
         self.progress = tqdm(
-            range(self.start_step + 1, self.args.steps + 1),
+            range(self.start_step + 1, self.config.steps + 1),
             initial=self.start_step,
-            total=self.args.steps,
+            total=self.config.steps,
             desc=description,
             disable=not self.accelerator.is_local_main_process,
         )
@@ -115,19 +115,19 @@ class TrainingRun:
             self.ema.restore(self.generator.parameters())
 
     def end_step(self, step: int, losses: dict[str, float]) -> None:
-        args = self.args
+        config = self.config
         self.ema.step(self.generator.parameters())
         if not all(math.isfinite(value) for value in losses.values()):
             raise FloatingPointError(f"losses became {losses} at step {step}; lower --learning-rate or use --mixed-precision no")
-        last = step == args.steps
-        if step % args.log_every == 0 or last:
+        last = step == config.steps
+        if step % config.log_every == 0 or last:
             self.log.write(step, losses)
             self.progress.set_postfix({name: f"{value:.3f}" for name, value in list(losses.items())[:2]})
-        if step % args.checkpointing_steps == 0 or last:
-            save_checkpoint(self.accelerator, self.output_dir, step, args.checkpoints_total_limit)
-            if args.push_to_hub and args.push_checkpoints and not last and self.accelerator.is_main_process:
+        if step % config.checkpointing_steps == 0 or last:
+            save_checkpoint(self.accelerator, self.output_dir, step, config.checkpoints_total_limit)
+            if config.push_to_hub and config.push_checkpoints and not last and self.accelerator.is_main_process:
                 self._push_progress(step)
-        if self.accelerator.is_main_process and (step % args.sample_every == 0 or last):
+        if self.accelerator.is_main_process and (step % config.sample_every == 0 or last):
             with self.ema_generator() as generator:
                 grid = before_after_grid(generator, self.samples, 128)
             save_image(grid, self.output_dir / "samples" / f"step-{step:06d}.png")
@@ -143,7 +143,7 @@ class TrainingRun:
         self.discriminator.save_pretrained(directory / DISCRIMINATOR_SUBFOLDER)
         save_image(sample, directory / SAMPLE_IMAGE)
         hardware = {"device": self.accelerator.device.type, "num_processes": self.accelerator.num_processes}
-        progress = {"steps": steps, "planned_steps": self.args.steps, "train_seconds": self.seconds}
+        progress = {"steps": steps, "planned_steps": self.config.steps, "train_seconds": self.seconds}
         write_model_card(directory, {**self.record, **hardware, **progress})
 
     def _push_progress(self, step: int) -> None:
@@ -151,7 +151,7 @@ class TrainingRun:
         with tempfile.TemporaryDirectory() as staging:
             self.save_model(Path(staging), step)
             try:
-                push_model_dir(staging, self.args.push_to_hub, commit_message=f"Training in progress: step {step}")
+                push_model_dir(staging, self.config.push_to_hub, commit_message=f"Training in progress: step {step}")
             except HubError as error:
                 warnings.warn(f"push at step {step} failed, training goes on: {error}", stacklevel=2)
 
@@ -160,20 +160,20 @@ class TrainingRun:
 
         The model is saved before the push, so a failed push loses nothing: the error says how to push it later.
         """
-        accelerator, args = self.accelerator, self.args
+        accelerator, config = self.accelerator, self.config
         steps = self.completed_step
-        if steps < args.steps and steps % args.checkpointing_steps and steps:  # stopped early: keep it resumable
-            save_checkpoint(accelerator, self.output_dir, steps, args.checkpoints_total_limit)
+        if steps < config.steps and steps % config.checkpointing_steps and steps:  # stopped early: keep it resumable
+            save_checkpoint(accelerator, self.output_dir, steps, config.checkpoints_total_limit)
         accelerator.wait_for_everyone()
         failure = None
         if accelerator.is_main_process:
             self.save_model(self.output_dir, steps)
-            if args.push_to_hub:
+            if config.push_to_hub:
                 try:
                     result = push_model_dir(
                         self.output_dir,
-                        args.push_to_hub,
-                        commit_message=f"Trained for {steps} steps" + (f" of {args.steps} planned" if steps < args.steps else ""),
+                        config.push_to_hub,
+                        commit_message=f"Trained for {steps} steps" + (f" of {config.steps} planned" if steps < config.steps else ""),
                     )
                     accelerator.print(f"pushed to {result.url}")
                 except HubError as error:
@@ -183,7 +183,7 @@ class TrainingRun:
         if failure is not None:
             raise HubError(
                 f"{failure}\nThe trained model is saved in {self.output_dir}; "
-                f"push it later with: stylegan-hub push {self.output_dir} {args.push_to_hub}"
+                f"push it later with: stylegan-hub push {self.output_dir} {config.push_to_hub}"
             )
         return self.output_dir
 

@@ -19,11 +19,8 @@ from .. import losses
 from ..augment import diff_augment
 from ..losses import LossWeights
 from ..models import StyleDiscriminator
-
-STYLE_DISTANCES = ("gram", "swd")
-CONTENT_FEATURES = ("raw", "normalized")
-STYLE_FEATURES = CONTENT_FEATURES
-COLOR_TARGETS = ("batch", "palette")
+from ..models.perceptual import RandomFilterBank
+from .config import STYLE_DISTANCES
 
 
 @dataclass
@@ -77,9 +74,12 @@ def finetune_step(
     palette: torch.Tensor | None = None,
     normalized_content: bool = True,
     normalized_style: bool = False,
+    style_net: RandomFilterBank | None = None,
 ) -> dict[str, float]:
     """Learn the exemplars' style: photos (B, 3, R, R) and exemplar crops (B, 3, R, R), both in [-1, 1].
 
+    The style is compared in `style_net`'s features (the random filter bank, which can draw texture) or, without
+    one, in the frozen discriminator's; content is always kept in the frozen discriminator's features.
     `style_distance` compares the output's features and colours with the exemplars' by Gram matrices and colour
     mean/covariance ("gram") or as whole distributions ("swd"). `palette` (1, 3, N, 1) holds pixels of all
     exemplars: the colour target is then the whole set's palette, not just this batch's crops. `normalized_content`
@@ -96,7 +96,12 @@ def finetune_step(
             photo_features = feature_net.features(photos)
             exemplar_features = feature_net.features(exemplars)
         output_features = feature_net.features(output)
-        style_output, style_target = output_features, exemplar_features
+        if style_net is None:
+            style_output, style_target = output_features, exemplar_features
+        else:
+            style_output = style_net.features(output)
+            with torch.no_grad():
+                style_target = style_net.features(exemplars)
         if normalized_style:  # texture only: tone and palette are left to the colour term
             style_output, style_target = losses.instance_normalized(output_features), losses.instance_normalized(exemplar_features)
         if style_distance == "swd":

@@ -1,0 +1,43 @@
+"""The perceptual space of the style losses: a frozen bank of random multi-scale filters.
+
+A style loss compares statistics of features, so its feature space must be able to *draw*: optimising pixels until
+their statistics match a texture's has to give that texture back. The discriminator's features cannot (noise already
+has their statistics; `bench/texture_synthesis.py` measures it), while one layer of random filters of several sizes
+on several scales of the image can (Ustyuzhaninov et al. 2017, "What does it take to generate natural textures?";
+He et al. 2016 on random-weight networks). It has no training and no third-party weights: the filters come from a
+fixed seed, so every machine builds the same bank.
+
+    scale s, kernel k   avg-pool by s, conv k x k (3 -> width), ReLU   (B, width, H/s, W/s)
+
+`features` returns the maps from fine to coarse; the coarsest ones serve as content features too.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class RandomFilterBank(nn.Module):
+    """Frozen random filters on an image pyramid. Input (B, 3, H, W) in [-1, 1]."""
+
+    def __init__(self, width: int = 64, kernel_sizes: tuple[int, ...] = (3, 5, 7, 11), scales: tuple[int, ...] = (1, 2, 4), seed: int = 0):
+        super().__init__()
+        self.kernel_sizes, self.scales = tuple(kernel_sizes), tuple(scales)
+        generator = torch.Generator().manual_seed(seed)
+        for size in self.kernel_sizes:
+            # He initialisation, zero-mean per filter: responses measure structure, and the ReLU keeps half of them.
+            weight = torch.randn(width, 3, size, size, generator=generator) * (2 / (3 * size * size)) ** 0.5
+            self.register_buffer(f"weight_{size}", weight - weight.mean(dim=(1, 2, 3), keepdim=True))
+        self.requires_grad_(False).eval()
+
+    def features(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """(B, 3, H, W) -> one (B, width, H/s, W/s) map per scale and kernel, fine scales first."""
+        maps = []
+        for scale in self.scales:
+            image = F.avg_pool2d(x, scale) if scale > 1 else x
+            for size in self.kernel_sizes:
+                padded = F.pad(image, (size // 2,) * 4, mode="reflect")
+                maps.append(F.relu(F.conv2d(padded, getattr(self, f"weight_{size}").to(image.dtype))))
+        return maps

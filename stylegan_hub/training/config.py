@@ -1,0 +1,284 @@
+"""Typed training settings, and the command-line parsers built from them.
+
+The library takes these dataclasses: the app, the job and the benchmarks construct them directly, while
+`stylegan-hub finetune`, `train/finetune.py` and `train/pretrain.py` build their parsers from the same fields
+(`build_parser`), so a name, default, type or help text is written once. Every value is JSON-safe, so a run's
+settings round-trip through `training_args.json` (`to_dict` / `from_dict`) and through the exact command that
+reproduces it (`command_line`).
+
+This module imports nothing of the training stack (accelerate, diffusers): building a parser must stay fast for the CLI.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import shlex
+import types
+import typing
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+DEFAULT_BASE = "builtin:base"
+STYLE_DISTANCES = ("gram", "swd")
+STYLE_SPACES = ("random", "discriminator")
+FEATURE_KINDS = ("raw", "normalized")
+COLOR_TARGETS = ("batch", "palette")
+MIXED_PRECISIONS = ("no", "fp16", "bf16")
+PUBLISHING = "publishing"
+LOSS_DESIGN = "loss design"
+GROUP_HELP = {
+    PUBLISHING: "the token comes from `hf auth login` or HF_TOKEN, never from the command line",
+    LOSS_DESIGN: "the choices the quality benchmark's ablations compare",
+}
+
+
+def option(default: Any = dataclasses.MISSING, help: str = "", *, choices: tuple | None = None, minimum: int | None = None, group=None):
+    """A config field with what its command-line option needs: help, allowed values, lower bound, option group."""
+    metadata = {"help": help, "choices": choices, "minimum": minimum, "group": group}
+    if isinstance(default, list):
+        return field(default_factory=lambda: list(default), metadata=metadata)
+    return field(default=default, metadata=metadata)
+
+
+@dataclass(kw_only=True)
+class TrainingConfig:
+    """Settings every training run shares: schedule, optimisation, checkpoints, samples and publishing."""
+
+    output_dir: str = option(help="where the model, samples, logs and checkpoints go")
+    steps: int = option(400, "optimisation steps", minimum=1)
+    resolution: int = option(128, "training crop size in pixels", minimum=8)
+    batch_size: int = option(4, "images per step and process", minimum=1)
+    learning_rate: float = option(5e-4, "generator learning rate")
+    d_learning_rate: float | None = option(None, "discriminator learning rate (default: the generator's)")
+    lr_scheduler: str = option("constant_with_warmup", "a diffusers get_scheduler name")
+    lr_warmup_steps: int = option(20, "", minimum=0)
+    max_grad_norm: float = option(1.0, "clip gradient norms to this; 0 disables")
+    ema_decay: float = option(0.995, "EMA of the generator's weights; 0 disables")
+    augment: str = option("color,translation,cutout", "DiffAugment policy for the discriminator")
+    mixed_precision: str = option("no", "", choices=MIXED_PRECISIONS)
+    seed: int = option(0, "")
+    checkpointing_steps: int = option(250, "save a resumable checkpoint every N steps", minimum=1)
+    checkpoints_total_limit: int = option(2, "checkpoints to keep", minimum=1)
+    resume: str | None = option(None, "'latest' or a checkpoint folder to continue from")
+    sample_every: int = option(100, "save a before/after sample grid every N steps", minimum=1)
+    log_every: int = option(10, "write losses every N steps", minimum=1)
+    push_to_hub: str | None = option(None, "publish the trained model to this Hub repo (e.g. you/my-style)", group=PUBLISHING)
+    hub_private: bool = option(False, "create the Hub repo as private", group=PUBLISHING)
+    push_checkpoints: bool = option(False, "also publish the model at every checkpoint", group=PUBLISHING)
+
+    def __post_init__(self) -> None:
+        hints = typing.get_type_hints(type(self))
+        for spec in dataclasses.fields(self):
+            value, meta = getattr(self, spec.name), spec.metadata
+            if value is None and _is_optional(hints[spec.name]):
+                continue
+            flag = "--" + spec.name.replace("_", "-")
+            if _base_type(hints[spec.name]) is list:
+                if isinstance(value, str) or not isinstance(value, (list, tuple)) or not value:
+                    raise ValueError(f"{flag}: give one or more values, got {value!r}")
+                setattr(self, spec.name, [str(item) for item in value])
+            if meta.get("choices") and value not in meta["choices"]:
+                raise ValueError(f"{flag} {value}: choose one of {', '.join(meta['choices'])}")
+            if meta.get("minimum") is not None and value < meta["minimum"]:
+                raise ValueError(f"{flag} {value}: must be at least {meta['minimum']}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls: type[Config], values: dict[str, Any]) -> Config:
+        """A config from recorded settings; names this version does not know are refused with their names."""
+        known = {spec.name for spec in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(f"unknown training settings {unknown}; this version knows {sorted(known)}")
+        return cls(**values)
+
+    def replace(self: Config, **changes: Any) -> Config:
+        return dataclasses.replace(self, **changes)
+
+
+Config = TypeVar("Config", bound=TrainingConfig)
+
+
+@dataclass(kw_only=True)
+class FinetuneConfig(TrainingConfig):
+    """A personal style learned from a few images, starting from a pretrained base model."""
+
+    style_images: list[str] = option(help="folder(s), files or globs of 1-N style images")
+    base: str = option(DEFAULT_BASE, "model to start from: built-in name, folder or Hub id")
+    content_images: list[str] | None = option(None, "photos to learn on (default: the photos bundled with scikit-image/scikit-learn)")
+    freeze_blocks: int = option(2, "lower discriminator blocks kept frozen (FreezeD)", minimum=0)
+    from_scratch: bool = option(False, "use only the base's architecture, not its weights (an ablation; worse results)")
+    style_space: str = option(
+        "discriminator",
+        "features the style is compared in: a frozen bank of random multi-scale filters, which can draw texture, or "
+        "the frozen discriminator's (the first design)",
+        choices=STYLE_SPACES,
+        group=LOSS_DESIGN,
+    )
+    style_distance: str = option(
+        "swd",
+        "output vs exemplar features and colours: Gram matrices and RGB mean/covariance, or sliced Wasserstein "
+        "distances of whole distributions",
+        choices=STYLE_DISTANCES,
+        group=LOSS_DESIGN,
+    )
+    content_features: str = option(
+        "normalized",
+        "content loss on raw features, or on instance-normalised ones, which leave global tone and palette free",
+        choices=FEATURE_KINDS,
+        group=LOSS_DESIGN,
+    )
+    style_features: str = option(
+        "raw",
+        "style loss on raw features, or on instance-normalised ones (texture only; tone and palette left to the colour term)",
+        choices=FEATURE_KINDS,
+        group=LOSS_DESIGN,
+    )
+    color_target: str = option(
+        "palette",
+        "colour statistics to match: each batch's exemplar crops, or all exemplars' pixels",
+        choices=COLOR_TARGETS,
+        group=LOSS_DESIGN,
+    )
+    content_weight: float = option(1.0, "")
+    style_weight: float = option(5.0, "")
+    adversarial_weight: float = option(0.05, "")
+    identity_weight: float = option(1.0, "")
+    color_weight: float = option(1.0, "")
+
+
+@dataclass(kw_only=True)
+class PretrainConfig(TrainingConfig):
+    """The general base model, learned from a folder of images, a Hugging Face dataset or the bundled photos."""
+
+    train_data_dir: list[str] | None = option(None, "folder(s), files or globs of images (default: the bundled sample photos)")
+    dataset: str | None = option(None, "a Hugging Face dataset id, or a builder such as 'imagefolder' with --dataset-data-dir")
+    dataset_data_dir: str | None = option(None, "data_dir passed to datasets.load_dataset")
+    dataset_split: str = option("train", "")
+    image_column: str | None = option(None, "the dataset's image column (default: its first Image feature)")
+    base_channels: int = option(16, "generator width", minimum=1)
+    num_res_blocks: int = option(4, "generator depth", minimum=0)
+    num_downsamples: int = option(2, "", minimum=0)
+    d_channels: list[int] = option([32, 64, 128, 128], "discriminator widths")
+    content_weight: float = option(1.0, "")
+    adversarial_weight: float = option(0.01, "")
+    steps: int = option(1200, "optimisation steps", minimum=1)
+    batch_size: int = option(8, "images per step and process", minimum=1)
+    augment: str = option("translation,cutout", "DiffAugment policy for the discriminator")
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.d_channels = [int(width) for width in self.d_channels]
+        if self.train_data_dir and self.dataset:
+            raise ValueError("--train-data-dir and --dataset are alternatives; give one")
+
+
+# --------------------------------------------------------------------------- parsers built from the fields
+
+
+def _is_optional(hint: Any) -> bool:
+    return isinstance(hint, types.UnionType) and type(None) in typing.get_args(hint)
+
+
+def _base_type(hint: Any) -> Any:
+    """`list[str] | None` -> list, `int | None` -> int."""
+    if _is_optional(hint):
+        hint = next(arg for arg in typing.get_args(hint) if arg is not type(None))
+    return typing.get_origin(hint) or hint
+
+
+def _item_type(hint: Any) -> Any:
+    """The element type of `list[X]` (or `list[X] | None`), else the type itself."""
+    if _is_optional(hint):
+        hint = next(arg for arg in typing.get_args(hint) if arg is not type(None))
+    return typing.get_args(hint)[0] if typing.get_origin(hint) is list else hint
+
+
+def _at_least(minimum: int):
+    def parse(text: str) -> int:
+        value = int(text)
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be an integer of at least {minimum}, got {text}")
+        return value
+
+    parse.__name__ = "integer"  # argparse names the type in its "invalid integer value" message
+    return parse
+
+
+def _default(spec: dataclasses.Field) -> Any:
+    if spec.default is not dataclasses.MISSING:
+        return spec.default
+    if spec.default_factory is not dataclasses.MISSING:
+        return spec.default_factory()
+    return dataclasses.MISSING
+
+
+def add_config_arguments(parser: argparse.ArgumentParser, config_class: type[TrainingConfig]) -> None:
+    """One option per field of `config_class`: `--batch-size` for `batch_size`, with its type, default and help."""
+    hints = typing.get_type_hints(config_class)
+    groups: dict[str, argparse._ArgumentGroup] = {}
+    for spec in dataclasses.fields(config_class):
+        meta, hint, default = spec.metadata, hints[spec.name], _default(spec)
+        target = parser
+        if meta.get("group"):
+            target = groups.get(meta["group"]) or groups.setdefault(meta["group"], parser.add_argument_group(meta["group"], GROUP_HELP[meta["group"]]))
+        flag = "--" + spec.name.replace("_", "-")
+        kwargs: dict[str, Any] = {"dest": spec.name, "help": meta.get("help", "")}
+        if hint is bool:
+            target.add_argument(flag, action="store_true", **kwargs)
+            continue
+        if default is dataclasses.MISSING:
+            kwargs["required"] = True
+        else:
+            kwargs["default"] = default
+            if default is not None:
+                kwargs["help"] = (kwargs["help"] + " (default: %(default)s)").strip()
+        item = _item_type(hint)
+        kwargs["type"] = _at_least(meta["minimum"]) if item is int and meta.get("minimum") is not None else item
+        if _base_type(hint) is list:
+            kwargs["nargs"] = "+"
+        if meta.get("choices"):
+            kwargs["choices"] = meta["choices"]
+        target.add_argument(flag, **kwargs)
+
+
+def build_parser(config_class: type[TrainingConfig], description: str | None = None, add_help: bool = True) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=description or config_class.__doc__, add_help=add_help)
+    add_config_arguments(parser, config_class)
+    return parser
+
+
+def config_from_namespace(config_class: type[Config], namespace: argparse.Namespace) -> Config:
+    """The config from parsed options (a wrapping CLI may have added names of its own; they are left out)."""
+    names = {spec.name for spec in dataclasses.fields(config_class)}
+    return config_class(**{name: value for name, value in vars(namespace).items() if name in names})
+
+
+def parse_config(config_class: type[Config], argv: list[str] | None = None, description: str | None = None) -> Config:
+    parser = build_parser(config_class, description)
+    namespace = parser.parse_args(argv)
+    try:
+        return config_from_namespace(config_class, namespace)
+    except ValueError as error:
+        parser.error(str(error))
+
+
+def command_line(program: str, config: TrainingConfig) -> str:
+    """`program` followed by every option whose value differs from its default, shell-quoted: the exact command that
+    reproduces the run."""
+    words = program.split()
+    for spec in dataclasses.fields(config):
+        value = getattr(config, spec.name)
+        if value == _default(spec):
+            continue
+        flag = "--" + spec.name.replace("_", "-")
+        if isinstance(value, bool):
+            words.append(flag)
+        elif isinstance(value, list):
+            words += [flag, *map(str, value)]
+        else:
+            words += [flag, str(value)]
+    return shlex.join(words)

@@ -1,0 +1,40 @@
+"""The random filter bank, the perceptual space of the style losses: fixed, frozen, and able to draw a texture."""
+
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from stylegan_hub.models.perceptual import RandomFilterBank
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
+
+
+def test_the_bank_is_the_same_everywhere_and_frozen():
+    a, b = RandomFilterBank(), RandomFilterBank()
+    assert all(torch.equal(a.get_buffer(name), b.get_buffer(name)) for name, _ in a.named_buffers())
+    # Pinned values: a change of torch's generator (or of the recipe) would silently change every style loss.
+    assert float(a.weight_3.sum()) == pytest.approx(0.0, abs=1e-4)  # zero-mean filters
+    assert float(a.weight_3.abs().sum()) == pytest.approx(378.026, rel=1e-4)
+    assert not any(p.requires_grad for p in a.parameters()) and not list(a.parameters())
+    assert not torch.equal(RandomFilterBank(seed=1).weight_3, a.weight_3)
+
+
+def test_features_cover_every_scale_and_kernel():
+    bank = RandomFilterBank(width=8, kernel_sizes=(3, 7), scales=(1, 2, 4))
+    maps = bank.features(torch.rand(2, 3, 64, 48) * 2 - 1)
+    assert [tuple(m.shape) for m in maps] == [(2, 8, 64, 48)] * 2 + [(2, 8, 32, 24)] * 2 + [(2, 8, 16, 12)] * 2
+    assert all((m >= 0).all() for m in maps)
+
+
+def test_texture_synthesis_in_the_bank_draws_the_texture():
+    """A few steps of Gram matching from noise already move the image toward a striped target; this is what the
+    discriminator's features cannot do (docs/feature-space.md)."""
+    import texture_synthesis
+
+    y, x = torch.meshgrid(torch.arange(48.0), torch.arange(48.0), indexing="ij")
+    stripes = torch.sin(x * 0.8 + y * 0.3).expand(1, 3, 48, 48).contiguous() * 0.8
+    result = texture_synthesis.synthesize(RandomFilterBank(width=16).features, stripes, steps=60, seed=0)
+    noise = torch.rand(stripes.shape, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    assert texture_synthesis.score(result, stripes) < 0.6 * texture_synthesis.score(noise, stripes)
