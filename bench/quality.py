@@ -24,6 +24,7 @@ import statistics
 import sys
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -37,6 +38,7 @@ from stylegan_hub.inference import pil_to_tensor, stylize, tensor_to_pil
 from stylegan_hub.metrics import evaluate_outputs
 from stylegan_hub.metrics.report import fit_image
 from stylegan_hub.models import StyleGenerator
+from stylegan_hub.models.perceptual import RandomFilterBank
 from stylegan_hub.training import finetune
 from stylegan_hub.training.finetune import load_base
 from stylegan_hub.training.config import DEFAULT_BASE, FinetuneConfig
@@ -78,6 +80,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--base", default=None, help="base model (default: the fine-tune's default base)")
     parser.add_argument("--eval-side", type=int, default=256, help="held-out photos are fitted into this many pixels")
     parser.add_argument("--gatys-steps", type=int, default=200, help="optimisation steps per photo (default: %(default)s)")
+    parser.add_argument("--picture-side", type=int, default=512, help="side of the per-style picture grids (default: %(default)s)")
     parser.add_argument("--docs", default=str(REPO / "docs"), help="where benchmark.md and its images go (default: %(default)s)")
     parser.add_argument("--readme", default=str(REPO / "README.md"), help="README whose benchmark section is rewritten")
     parser.add_argument("--report-only", action="store_true", help="only render the report from results.jsonl")
@@ -200,22 +203,44 @@ def train_paired(args: argparse.Namespace, task: Task, seed: int) -> StyleGenera
     return generator.eval()
 
 
-def run_method(args: argparse.Namespace, task: Task, method: str, seed: int, workdir: Path) -> tuple[list[torch.Tensor], list]:
-    """Outputs on the held-out photos (each (1, 3, H, W) in [0, 1]) and, for fine-tunes, the SWD-vs-steps trajectory."""
+Filter = Callable[[torch.Tensor], torch.Tensor]
+
+
+def run_method(args: argparse.Namespace, task: Task, method: str, seed: int, workdir: Path) -> tuple[list[torch.Tensor], list, Filter | None]:
+    """Outputs on the held-out photos (each (1, 3, H, W) in [0, 1]), for fine-tunes the trajectory of the scores along
+    the steps, and the method as a filter on a photo (B, 3, H, W) in [0, 1] of any size, for the pictures (None for
+    Gatys optimisation, too slow at picture size)."""
     photos = task.photo_tensors
     if method == "identity":
-        return photos, []
+        return photos, [], lambda photo: photo
     if method == "reinhard":
-        return [reinhard_transfer(photo, task.exemplars) for photo in photos], []
+        return [reinhard_transfer(photo, task.exemplars) for photo in photos], [], lambda photo: reinhard_transfer(photo, task.exemplars)
     if method == "gatys":
         _, discriminator = load_base(args.base or DEFAULT_BASE)
-        return [optimize_transfer(photo, task.exemplars, discriminator, steps=args.gatys_steps) for photo in photos], []
+        outputs = [optimize_transfer(photo, task.exemplars, discriminator, RandomFilterBank(), steps=args.gatys_steps) for photo in photos]
+        return outputs, [], None
     if method == "paired":
         generator = train_paired(args, task, seed)
-        return outputs_of(generator, task), []
+        return outputs_of(generator, task), [], as_filter(generator)
     changes = dict(from_scratch=True) if method == "scratch" else ABLATIONS.get(method.removeprefix("ours:"), {})
     generator, trajectory = run_finetune(args, task, workdir, seed, changes)
-    return outputs_of(generator, task), trajectory
+    return outputs_of(generator, task), trajectory, as_filter(generator)
+
+
+def as_filter(generator: StyleGenerator) -> Filter:
+    return lambda photo: pil_to_tensor(stylize(generator, tensor_to_pil(photo), precision="float32"))
+
+
+def save_picture(root: Path, task: Task, method: str, apply: Filter | None, side: int) -> None:
+    """The method on the first held-out photo fitted into `side` pixels (and the ground truth, once), for the grids."""
+    images = root / "images"
+    images.mkdir(exist_ok=True)
+    photo = fit_image(sample_photo(HELDOUT_PHOTOS[0]), side)
+    stem = f"{task.kind}-{task.style}-{task.shots}"
+    if task.kind == "teacher" and not (images / f"{stem}-target-{side}.png").exists():
+        apply_artwork(task.style, photo).save(images / f"{stem}-target-{side}.png")
+    if apply is not None:
+        tensor_to_pil(apply(pil_to_tensor(photo))).save(images / f"{stem}-{method.replace(':', '-')}-{side}.png")
 
 
 # --------------------------------------------------------------------------- the plan and its results
@@ -259,7 +284,7 @@ def run_all(args: argparse.Namespace, root: Path) -> None:
         task = tasks.setdefault((kind, style, shots), Task(root, kind, style, shots, args.eval_side))
         workdir = root / "runs" / f"{kind}-{style}-{shots}-{method.replace(':', '-')}-{seed}"
         started = time.perf_counter()
-        outputs, trajectory = run_method(args, task, method, seed, workdir)
+        outputs, trajectory, apply = run_method(args, task, method, seed, workdir)
         record = {
             "kind": kind,
             "style": style,
@@ -270,10 +295,11 @@ def run_all(args: argparse.Namespace, root: Path) -> None:
             "metrics": task.score(outputs),
             "trajectory": trajectory,
         }
-        if seed == 0:  # the first held-out photo, for the grid figure
+        if seed == 0:  # the first held-out photo, for the grid figures
             images = root / "images"
             images.mkdir(exist_ok=True)
             tensor_to_pil(outputs[0]).save(images / f"{kind}-{style}-{shots}-{method.replace(':', '-')}.png")
+            save_picture(root, task, method, apply, args.picture_side)
         with results_path.open("a") as log:
             log.write(json.dumps(record) + "\n")
         metrics = record["metrics"]

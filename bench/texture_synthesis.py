@@ -6,8 +6,8 @@
 
 For each target, pixels start as uniform noise and are optimised until the Gram matrices of a feature space match
 the target's (Gatys et al. 2015). A space that carries texture gives the texture back; one that does not stays noise.
-Each result is scored by the sliced Wasserstein distance of Laplacian-pyramid patches to its target
-(`stylegan_hub.metrics`), as a ratio to the noise's (1 = no better than noise; the bar is 0.3). The table goes to
+Each result is scored by the sliced Wasserstein distance of Laplacian-pyramid patches to its target, as a ratio to
+the noise's (`stylegan_hub.metrics.style_distance`; 1 = no better than noise; the bar is 0.3). The table goes to
 docs/feature-space.md with a picture of every synthesis (target | noise | one column per space).
 """
 
@@ -29,7 +29,7 @@ from stylegan_hub.artwork import apply_artwork
 from stylegan_hub.data import sample_photo
 from stylegan_hub.inference import pil_to_tensor, tensor_to_pil
 from stylegan_hub.losses import gram_matrix, relative_error
-from stylegan_hub.metrics import sliced_wasserstein
+from stylegan_hub.metrics import style_distance
 from stylegan_hub.models.perceptual import RandomFilterBank
 
 REPO = Path(__file__).resolve().parent.parent
@@ -44,6 +44,8 @@ def candidate_spaces(discriminators: list[str]) -> dict[str, Features]:
         spaces[f"discriminator {name}"] = discriminator.features
     bank = RandomFilterBank()
     spaces["random filters"] = bank.features
+    spaces["random filters, 64 wide, 3-11 px"] = RandomFilterBank(width=64, kernel_sizes=(3, 5, 7, 11)).features
+    spaces["random filters, one scale"] = RandomFilterBank(scales=(1,)).features
     for name in discriminators:
         discriminator = StyleDiscriminator.from_pretrained(name).requires_grad_(False)
         spaces[f"random filters + discriminator {name}"] = lambda x, d=discriminator: bank.features(x) + d.features(x)
@@ -89,8 +91,9 @@ def synthesize(features: Features, target: torch.Tensor, steps: int, seed: int) 
     return pixels.detach()
 
 
-def score(image: torch.Tensor, target: torch.Tensor) -> float:
-    return sliced_wasserstein([(image + 1) / 2], [(target + 1) / 2])
+def score(image: torch.Tensor, noise: torch.Tensor, target: torch.Tensor) -> float:
+    """Patch SWD of the result to the target as a share of the noise's (`stylegan_hub.metrics.style_distance`)."""
+    return style_distance([(image + 1) / 2], [(noise + 1) / 2], [(target + 1) / 2])
 
 
 def run(args: argparse.Namespace) -> tuple[list[str], dict[str, dict[str, float]], list[list[Image.Image]]]:
@@ -102,26 +105,29 @@ def run(args: argparse.Namespace) -> tuple[list[str], dict[str, dict[str, float]
     for name, image in found.items():
         target = pil_to_tensor(image) * 2 - 1
         noise = torch.rand(target.shape, generator=torch.Generator().manual_seed(args.seed)) * 2 - 1
-        baseline = score(noise, target)
         row = [image, tensor_to_pil((noise + 1) / 2)]
         for space, features in spaces.items():
             result = synthesize(features, target, args.steps, args.seed)
-            ratios[space][name] = score(result, target) / baseline
+            ratios[space][name] = score(result, noise, target)
             row.append(tensor_to_pil((result + 1) / 2))
             print(f"{name} | {space}: {ratios[space][name]:.3f}", flush=True)
         rows.append(row)
+        save_sheet(rows, args.size, Path(args.docs))  # after every target, so a long run can be looked at early
     return list(found), ratios, rows
 
 
-def write_report(names: list[str], ratios: dict[str, dict[str, float]], rows: list[list[Image.Image]], args: argparse.Namespace) -> str:
-    docs = Path(args.docs)
+def save_sheet(rows: list[list[Image.Image]], size: int, docs: Path) -> None:
     (docs / "images").mkdir(parents=True, exist_ok=True)
-    size = args.size
     sheet = Image.new("RGB", (size * len(rows[0]), size * len(rows)), "white")
     for i, row in enumerate(rows):
         for j, image in enumerate(row):
             sheet.paste(image, (j * size, i * size))
-    sheet.save(docs / "images" / "texture-synthesis.png")
+    sheet.save(docs / "images" / "texture-synthesis.jpg", quality=90)  # noise does not compress as PNG
+
+
+def write_report(names: list[str], ratios: dict[str, dict[str, float]], rows: list[list[Image.Image]], args: argparse.Namespace) -> str:
+    docs = Path(args.docs)
+    size = args.size
     spaces = list(ratios)
     lines = [
         "| target | " + " | ".join(spaces) + " |",
@@ -136,20 +142,26 @@ def write_report(names: list[str], ratios: dict[str, dict[str, float]], rows: li
         f"Measured with `python bench/texture_synthesis.py {' '.join(args.argv)}`".rstrip() + ": Gram-matrix texture synthesis from "
         f"uniform noise, {args.steps} Adam steps at {size}x{size}; each cell is the patch SWD of the result to its target "
         "as a ratio to the noise's (1 = no better than noise; lower is better; the bar is 0.3).\n\n"
-        f"{table}\n\n![texture synthesis](images/texture-synthesis.png)\n\n*Columns: {columns}.*\n"
+        f"{table}\n\n![texture synthesis](images/texture-synthesis.jpg)\n\n*Columns: {columns}.*\n"
     )
     (docs / "feature-space.md").write_text(text + HAND_WRITTEN)
     return table
 
 
 HAND_WRITTEN = """
-## What was kept
+## What was kept, and why
 
-The style losses are measured in the random filter bank (`stylegan_hub.models.perceptual.RandomFilterBank`): it is
-the only candidate that draws the textures, and it needs no training or downloaded weights. The discriminator's
-features turn noise into noise with matching statistics: they tell real from fake and photo from artwork, which
-needs no texture to be reconstructable. Mixing them in does not help the synthesis (the last columns) and is not
-used.
+- **The random filter bank is the perceptual space of the style losses** (`stylegan_hub.models.perceptual`): the
+  median ratio is about 0.26 against 0.94 for the discriminator, and grass, gravel, the rock and roof textures and the
+  oil and cartoon filters come back as recognisable textures. It needs no training and no downloaded weights.
+- **The discriminator's features cannot draw**: optimised to match their statistics, noise stays noise. They tell
+  real from fake and photo from artwork, which does not require keeping what a texture looks like. They stay the
+  space of the *content* loss and of FreezeD, not of the style loss.
+- **The default bank is the cheap one**: 32 filters of 3, 5 and 7 pixels on four scales draw as well as 64 filters
+  up to 11 pixels (five times the cost), and a single scale loses the coarse structure (sketch: 0.47).
+- **Where one layer of statistics falls short**: regular structure (the horizontal joints of the bricks, the cells
+  of a kart texture) and drawings with objects (the penguin) are beyond a Gram matrix of one random layer; their
+  ratios stay at 0.4–0.5.
 """
 
 

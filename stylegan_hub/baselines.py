@@ -20,6 +20,7 @@ from skimage.color import lab2rgb, rgb2lab
 
 from . import losses
 from .models import StyleDiscriminator
+from .models.perceptual import RandomFilterBank
 
 
 def _lab_pixels(image: torch.Tensor) -> np.ndarray:
@@ -47,6 +48,7 @@ def optimize_transfer(
     photo: torch.Tensor,
     exemplars: Sequence[torch.Tensor],
     feature_net: StyleDiscriminator,
+    style_net: RandomFilterBank | None = None,
     weights: losses.LossWeights | None = None,
     *,
     steps: int = 200,
@@ -54,14 +56,16 @@ def optimize_transfer(
     content_layers: tuple[int, ...] = (1, 2),
 ) -> torch.Tensor:
     """Gatys-style transfer: the photo's pixels optimised with Adam, starting from the photo, for the fine-tune's
-    content, Gram-style and colour losses (same weights) against all the exemplars."""
+    content (in `feature_net`), Gram-style (in `style_net`, or `feature_net` without one) and colour losses (same
+    weights) against all the exemplars."""
     weights = weights or losses.LossWeights()
     feature_net = feature_net.eval().requires_grad_(False)
+    style_features = (style_net or feature_net).features
     photo = photo * 2 - 1
     with torch.no_grad():
         photo_features = feature_net.features(photo)
         exemplar_batch = [exemplar * 2 - 1 for exemplar in exemplars]
-        style_targets = losses.style_targets([_pooled(level) for level in zip(*(feature_net.features(e) for e in exemplar_batch))])
+        style_targets = losses.style_targets([_pooled(level) for level in zip(*(style_features(e) for e in exemplar_batch))])
     exemplar_pixels = _pooled(exemplar_batch)
     image = photo.clone().requires_grad_(True)
     optimizer = torch.optim.Adam([image], lr=learning_rate)
@@ -69,7 +73,7 @@ def optimize_transfer(
         features = feature_net.features(image)
         loss = (
             weights.content * losses.content_loss([features[i] for i in content_layers], [photo_features[i] for i in content_layers])
-            + weights.style * losses.style_loss(features, style_targets)
+            + weights.style * losses.style_loss(style_features(image), style_targets)
             + weights.color * losses.color_loss(image, exemplar_pixels)
         )
         optimizer.zero_grad(set_to_none=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import os
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -53,6 +54,33 @@ class ImageFolder(Sequence):
     def __init__(self, inputs: str | os.PathLike | Sequence[str | os.PathLike]):
         inputs = [inputs] if isinstance(inputs, (str, os.PathLike)) else list(inputs)
         self.paths = expand_image_paths(inputs)
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, index: int) -> Image.Image:
+        return load_image(self.paths[index]).convert("RGB")
+
+
+CORPUS_CATEGORIES = ("photo", "artwork", "texture")
+
+
+class Corpus(Sequence):
+    """A corpus written by `train/build_corpus.py`: its images (RGB PIL, decoded lazily) and, in `categories`, the
+    index in CORPUS_CATEGORIES of each one, read from its `manifest.jsonl`."""
+
+    def __init__(self, root: str | os.PathLike):
+        import json
+
+        self.root = Path(root)
+        manifest = self.root / "manifest.jsonl"
+        if not manifest.is_file():
+            raise ValueError(f"{root}: not a corpus (no manifest.jsonl); build one with python train/build_corpus.py --output-dir {root}")
+        records = [json.loads(line) for line in manifest.read_text().splitlines() if line.strip()]
+        if not records:
+            raise ValueError(f"{root}: the corpus is empty")
+        self.paths = [self.root / record["file"] for record in records]
+        self.categories = [CORPUS_CATEGORIES.index(record["category"]) for record in records]
 
     def __len__(self) -> int:
         return len(self.paths)

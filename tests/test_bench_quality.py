@@ -32,7 +32,7 @@ def test_benchmark_runs_every_method_resumes_and_writes_the_report(tiny_base, tm
     teacher_methods = {"identity", "reinhard", "gatys", "ours", "paired", "scratch", "ours:gram"}
     assert ran == {("teacher", m) for m in teacher_methods} | {("texture", m) for m in teacher_methods - {"paired", "ours:gram"}}
     ours = next(r for r in records if r["method"] == "ours" and r["kind"] == "teacher")
-    assert {"psnr", "ssim", "swd", "content_kept", "color_distance"} <= set(ours["metrics"])
+    assert {"psnr", "ssim", "swd", "content_kept", "color_distance", "style_distance"} <= set(ours["metrics"])
     assert [point["step"] for point in ours["trajectory"]] == [1, 2, 3, 4, 5, 6, 7, 8]
     identity = next(r for r in records if r["method"] == "identity" and r["kind"] == "texture")
     assert identity["metrics"]["content_kept"] == pytest.approx(1.0, abs=1e-6)
@@ -40,8 +40,9 @@ def test_benchmark_runs_every_method_resumes_and_writes_the_report(tiny_base, tm
 
     report = (tmp_path / "docs" / "benchmark.md").read_text()
     assert "## The bar" in report and "paired upper bound" in report and "ours, gram" in report and "brick" in report
-    for figure in ("grid", "psnr-gain", "swd-steps"):
+    for figure in ("grid", "psnr-gain", "style-steps", "grade", "brick"):  # grade, brick: the per-style picture grids
         assert (tmp_path / "docs" / "images" / f"benchmark-{figure}.png").stat().st_size > 1000
+    assert "style distance, 1 exemplars, every teacher style" in report and "paired model, grade" in report
     text = readme.read_text()
     assert "old table" not in text and "| check | measured |" in text and text.endswith("rest\n")
 

@@ -14,7 +14,7 @@ from stylegan_hub.models.hub import builtin_names
 @pytest.mark.parametrize(
     "cls, kwargs",
     [
-        (StyleGenerator, dict(base_channels=8, num_downsamples=3, num_res_blocks=2, padding_mode="zeros")),
+        (StyleGenerator, dict(base_channels=8, num_downsamples=3, num_res_blocks=2, padding_mode="zeros", decoder_blocks=1)),
         (StyleDiscriminator, dict(channels=[8, 16, 16], num_domains=3)),
     ],
 )
@@ -70,6 +70,15 @@ def test_strict_loading_errors(tmp_path, change, message):
     _edit_config(_saved(tmp_path), **change)
     with pytest.raises(ModelLoadError, match=message.replace("[", r"\[").replace("]", r"\]")):
         StyleGenerator.from_pretrained(tmp_path)
+
+
+def test_a_model_saved_before_decoder_blocks_existed_still_loads(tmp_path):
+    """Styles published before the argument was added have no `decoder_blocks` in their config: they had none."""
+    saved = _saved(tmp_path)
+    _edit_config(saved, decoder_blocks=None)
+    assert "decoder_blocks" not in json.loads((tmp_path / "config.json").read_text())
+    loaded = StyleGenerator.from_pretrained(tmp_path)
+    assert loaded.decoder_blocks == 0 and all(len(up.refine) == 0 for up in loaded.up)
 
 
 def test_unexpected_weight_is_rejected(tmp_path):

@@ -2,7 +2,8 @@
 textures that scikit-image and scikit-learn ship.
 
     apt-get install plasma-workspace-wallpapers gnome-backgrounds mate-backgrounds desktop-base ukui-wallpapers \
-        lomiri-wallpapers-16.04 lomiri-wallpapers-20.04 wesnoth-1.16-data tuxpaint-stamps-default gimp-data krita-data
+        lomiri-wallpapers-16.04 lomiri-wallpapers-20.04 endless-sky-data wesnoth-1.16-data tuxpaint-stamps-default \
+        supertuxkart-data gimp-data krita-data
     python train/build_corpus.py --output-dir build/corpus
     python train/pretrain.py --train-data-dir build/corpus --output-dir outputs/base
 
@@ -87,6 +88,7 @@ SOURCES = (
         "artwork",
         "GPL-2+",
     ),
+    Source("supertuxkart-data", ("usr/share/games/supertuxkart/data/textures/*",), "texture", "CC-BY-SA-3.0, CC-BY-3.0 or CC0 (per file)"),
     Source("tuxpaint-stamps-default", ("usr/share/tuxpaint/stamps/**/*.png",), "auto", "GPL-2", exclude=("/symbols/",)),
     Source("gimp-data", ("usr/share/gimp/2.0/patterns/**/*.pat",), "texture", "GPL-3+"),
     Source("krita-data", ("usr/share/krita/patterns/*.pat", "usr/share/krita/patterns/*.png"), "texture", "GPL-2+ and LGPL-2+"),

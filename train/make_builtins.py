@@ -1,11 +1,17 @@
 """Rebuild the models shipped in `stylegan_hub/builtin/`: the general base model and the built-in styles.
 
-Everything comes from this repository and from the photos that scikit-image and scikit-learn ship: the style
-exemplars are those photos painted by the project's own non-photorealistic filters (`stylegan_hub.artwork`), the
-base is pretrained with `train/pretrain.py` and each style is fine-tuned from it with the fine-tune loop.
+Nothing is downloaded. The base is pretrained with `train/pretrain.py` on the corpus `train/build_corpus.py` builds
+from Debian's image packages. Two kinds of styles are then fine-tuned from it with the fine-tune loop:
 
-    python train/make_builtins.py                  # everything (about 35 minutes on 2 CPU cores)
-    python train/make_builtins.py --only oil       # one style, from the shipped base
+- filter styles (oil, sketch, cartoon, grade): the exemplars are the photos scikit-image and scikit-learn ship,
+  painted by the project's own non-photorealistic filters (`stylegan_hub.artwork`), so their quality is measured
+  against the filter on held-out photos;
+- artwork styles (painting, ink): the exemplars are real artwork that Debian packages ship, listed with their
+  licences on each card.
+
+    apt-get install wesnoth-1.16-data krita-data      # the artwork styles' exemplars (and the corpus packages)
+    python train/make_builtins.py --corpus build/corpus   # everything (hours on 2 CPU cores)
+    python train/make_builtins.py --only oil ink          # some styles, from the shipped base
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
 import pretrain
@@ -21,28 +28,75 @@ from PIL import Image
 from stylegan_hub import StyleGenerator
 from stylegan_hub.artwork import apply_artwork
 from stylegan_hub.data import sample_photos
-from stylegan_hub.images import save_image
+from stylegan_hub.images import load_image, save_image
 from stylegan_hub.inference import comparison_grid
 from stylegan_hub.metrics.report import evaluate_model
 from stylegan_hub.models.hub import BUILTIN_DIR, BUILTIN_PREFIX, DISCRIMINATOR_SUBFOLDER
 from stylegan_hub.training import finetune
 from stylegan_hub.training.card import METRICS_FILE, TRAINING_RECORD, write_model_card
+from stylegan_hub.training.config import FinetuneConfig
 
 REPO = Path(__file__).resolve().parent.parent
-PRETRAIN_ARGS = ["--checkpointing-steps", "200", "--sample-every", "200"]
-STYLES = {
+PRETRAIN_ARGS = ["--steps", "2500", "--checkpointing-steps", "250", "--sample-every", "250"]
+FILTER_STYLES = {
     "oil": "Oil paint: flat painterly strokes with visible brush texture.",
     "sketch": "Pencil sketch: graphite lines and hatching on warm paper.",
     "cartoon": "Cartoon: flat colours with bold ink outlines.",
     "grade": "Film grade: teal shadows, orange highlights, lifted blacks and a vignette.",
 }
-FINETUNE_ARGS = ["--steps", "600"]
+
+
+@dataclass(frozen=True)
+class ArtworkStyle:
+    """A style learned from artwork a Debian package ships: the files, their package and licence (from
+    /usr/share/doc/<package>/copyright), and the Hub licence the style is published under."""
+
+    description: str
+    package: str
+    licence: str
+    hub_license: str
+    files: tuple[str, ...]
+
+
+WESNOTH_STORY = "/usr/share/games/wesnoth/1.16/data/core/images/story/"
+KRITA_PATTERNS = "/usr/share/krita/patterns/"
+ARTWORK_STYLES = {
+    "painting": ArtworkStyle(
+        "Painted landscape: broad brush strokes and simplified forms, after the story art of Battle for Wesnoth.",
+        "wesnoth-1.16-data",
+        "GPL-2+",
+        "gpl-2.0",
+        tuple(
+            WESNOTH_STORY + name
+            for name in (
+                "landscape-bridge.jpg",
+                "landscape-castle.jpg",
+                "landscape-coast.jpg",
+                "landscape-hills-01.jpg",
+                "landscape-mountains-01.jpg",
+                "landscape-mountains-03.jpg",
+                "landscape-mountains-04.jpg",
+                "swamp-02.jpg",
+            )
+        ),
+    ),
+    "ink": ArtworkStyle(
+        "Pen and ink: crossed hatching lines on white paper, after the hand-drawn patterns Krita ships.",
+        "krita-data",
+        "GPL-2+ and LGPL-2+",
+        "gpl-2.0",
+        tuple(KRITA_PATTERNS + name for name in ("09b_drawed-CrossedLines.png", "09_drawed_crosshatched.png", "12_drawed_vertical.png")),
+    ),
+}
+STYLES = {**FILTER_STYLES, **{name: style.description for name, style in ARTWORK_STYLES.items()}}
+FINETUNE_STEPS = 600
 SHIPPED = ["config.json", "model.safetensors", "README.md", "sample.png", TRAINING_RECORD, DISCRIMINATOR_SUBFOLDER]
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--only", nargs="+", choices=["base", *STYLES], help="rebuild just these (default: all)")
+    parser.add_argument("--corpus", default="build/corpus", help="the pretraining corpus (train/build_corpus.py) (default: %(default)s)")
     parser.add_argument("--work-dir", default="build/builtins", help="training outputs and checkpoints (default: %(default)s)")
     parser.add_argument(
         "--cards-only", action="store_true", help="only re-measure and re-render the shipped model cards (after a template change)"
@@ -50,7 +104,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def ship(trained: Path, name: str, rebuild_command: str) -> Path:
+def ship(trained: Path, name: str, rebuild_command: str, extra_record: dict | None = None) -> Path:
     """Copy what users need (no checkpoints or logs) into the package and record the command that rebuilt it."""
     target = BUILTIN_DIR / name
     if target.exists():
@@ -64,49 +118,77 @@ def ship(trained: Path, name: str, rebuild_command: str) -> Path:
             shutil.copy2(source, target / item)
     record = json.loads((target / TRAINING_RECORD).read_text())
     record["command"] = f"{rebuild_command}  # runs: {record['command']}"
+    record.update(extra_record or {})
     (target / TRAINING_RECORD).write_text(json.dumps(record, indent=2) + "\n")
-    if name in STYLES:
-        write_metrics(name)
+    write_metrics(name)
     write_builtin_card(name, record)
     return target
 
 
-def write_metrics(style: str) -> None:
-    """The style's quality on the held-out photos against its own filter (the ground truth), beside the photo's own
-    scores: what the card shows as measured figures."""
-    generator = StyleGenerator.from_pretrained(BUILTIN_PREFIX + style)
-    scores = evaluate_model(generator, sample_photos("heldout"), exemplar_images(style), teacher=style)
+def write_metrics(name: str) -> None:
+    """Measured figures for the card: for a filter style, PSNR and SSIM against its filter on the held-out photos;
+    for every style, its style distance to its exemplars and the content kept, each beside the photo's own."""
+    if name not in STYLES:
+        return
+    generator = StyleGenerator.from_pretrained(BUILTIN_PREFIX + name)
+    teacher = name if name in FILTER_STYLES else None
+    scores = evaluate_model(generator, sample_photos("heldout"), exemplar_images(name), teacher=teacher)
     model, photo = scores["model"], scores["photo"]
-    figures = {
-        "PSNR vs the filter, held-out photos (256 px)": f"{model['psnr']:.2f} dB (the photo itself: {photo['psnr']:.2f})",
-        "SSIM vs the filter": f"{model['ssim']:.3f} (the photo itself: {photo['ssim']:.3f})",
-        "content kept": f"{model['content_kept']:.3f}",
-    }
-    (BUILTIN_DIR / style / METRICS_FILE).write_text(json.dumps(figures, indent=2) + "\n")
+    figures = {}
+    if teacher:
+        figures["PSNR vs the filter, held-out photos (256 px)"] = f"{model['psnr']:.2f} dB (the photo itself: {photo['psnr']:.2f})"
+        figures["SSIM vs the filter"] = f"{model['ssim']:.3f} (the photo itself: {photo['ssim']:.3f})"
+        figures["style distance to the filter's renderings (photo = 1)"] = f"{model['style_distance']:.2f}"
+    else:
+        figures["style distance to the exemplars (photo = 1)"] = f"{model['style_distance']:.2f}"
+    figures["content kept"] = f"{model['content_kept']:.3f}"
+    (BUILTIN_DIR / name / METRICS_FILE).write_text(json.dumps(figures, indent=2) + "\n")
 
 
 def write_builtin_card(name: str, record: dict) -> None:
     """The shipped card: built-in title and description, used as `builtin:NAME`."""
     if name == "base":
         record.update(title="stylegan-hub general base model", description=pretrain.BASE_DESCRIPTION)
-    else:
+    elif name in FILTER_STYLES:
         description = STYLES[name] + " Learned from photos bundled with scikit-image / scikit-learn, painted by `stylegan_hub.artwork`."
         record.update(title=f"{BUILTIN_PREFIX}{name}: a built-in stylegan-hub style", description=description)
+    else:
+        style = ARTWORK_STYLES[name]
+        description = f"{style.description} Learned from {len(style.files)} images of the Debian package `{style.package}` ({style.licence})."
+        record.update(title=f"{BUILTIN_PREFIX}{name}: a built-in stylegan-hub style", description=description, license=style.hub_license)
     write_model_card(BUILTIN_DIR / name, record, model_id=f"{BUILTIN_PREFIX}{name}")
 
 
-def exemplar_images(style: str) -> list[Image.Image]:
-    """The style's exemplars: every bundled train photo, fitted into 384 px, painted by the style's filter."""
-    photos = sample_photos("train")
-    for photo in photos:
-        photo.thumbnail((384, 384), Image.Resampling.LANCZOS)
-    return [apply_artwork(style, photo) for photo in photos]
+def exemplar_images(name: str) -> list[Image.Image]:
+    """A filter style's exemplars: every bundled train photo, fitted into 384 px, painted by its filter; an artwork
+    style's: its files, fitted into 768 px."""
+    if name in FILTER_STYLES:
+        photos = sample_photos("train")
+        for photo in photos:
+            photo.thumbnail((384, 384), Image.Resampling.LANCZOS)
+        return [apply_artwork(name, photo) for photo in photos]
+    style = ARTWORK_STYLES[name]
+    missing = [path for path in style.files if not Path(path).is_file()]
+    if missing:
+        raise SystemExit(f"{name}: {missing[0]} is missing; install its exemplars with: apt-get install {style.package}")
+    images = [load_image(path).convert("RGB") for path in style.files]
+    for image in images:
+        image.thumbnail((768, 768), Image.Resampling.LANCZOS)
+    return images
 
 
-def make_exemplars(style: str, directory: Path) -> Path:
+def exemplar_record(name: str) -> dict:
+    """What the card lists about the exemplars of an artwork style."""
+    if name not in ARTWORK_STYLES:
+        return {}
+    style = ARTWORK_STYLES[name]
+    return {"exemplars": [{"name": Path(path).name, "source": f"{style.package}: {path}", "licence": style.licence} for path in style.files]}
+
+
+def make_exemplars(name: str, directory: Path) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
-    for index, exemplar in enumerate(exemplar_images(style)):
-        save_image(exemplar, directory / f"{style}-{index}.png")
+    for index, exemplar in enumerate(exemplar_images(name)):
+        save_image(exemplar, directory / f"{name}-{index}.png")
     return directory
 
 
@@ -121,18 +203,17 @@ def main(args: argparse.Namespace) -> None:
     chosen = args.only or ["base", *STYLES]
     if args.cards_only:
         for name in chosen:
-            if name in STYLES:
-                write_metrics(name)
+            write_metrics(name)
             write_builtin_card(name, json.loads((BUILTIN_DIR / name / TRAINING_RECORD).read_text()))
         return
     if "base" in chosen:
-        trained = pretrain.main(pretrain.parse_args([*PRETRAIN_ARGS, "--output-dir", str(work / "base")]))
-        ship(trained, "base", "python train/make_builtins.py --only base")
-    for style in [s for s in chosen if s != "base"]:
-        exemplars = make_exemplars(style, work / "exemplars" / style)
-        output = work / style
-        trained = finetune.main(finetune.parse_args(["--style-images", str(exemplars), "--output-dir", str(output), *FINETUNE_ARGS]))
-        ship(trained, style, f"python train/make_builtins.py --only {style}")
+        trained = pretrain.main(pretrain.parse_args([*PRETRAIN_ARGS, "--corpus", args.corpus, "--output-dir", str(work / "base")]))
+        ship(trained, "base", f"python train/make_builtins.py --only base --corpus {args.corpus}")
+    for name in [s for s in chosen if s != "base"]:
+        exemplars = make_exemplars(name, work / "exemplars" / name)
+        config = FinetuneConfig(style_images=[str(exemplars)], output_dir=str(work / name), steps=FINETUNE_STEPS)
+        trained = finetune.main(config)
+        ship(trained, name, f"python train/make_builtins.py --only {name}", exemplar_record(name))
     if all((BUILTIN_DIR / name / "config.json").exists() for name in STYLES):
         styles_grid(REPO / "docs" / "images" / "builtin-styles.png")
 

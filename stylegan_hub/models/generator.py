@@ -5,7 +5,8 @@ Layout (C = base_channels, N = num_downsamples, input H, W divisible by 2**N):
     stem      3 -> C                    (B, C, H, W)
     down i    C*2**i -> C*2**(i+1), /2  (B, C*2**N, H/2**N, W/2**N) after N of them
     body      num_res_blocks residual blocks at the lowest resolution
-    up i      x2 nearest + conv, plus the encoder feature of the same size (additive skip)
+    up i      x2 nearest + conv, plus the encoder feature of the same size (additive skip),
+              then decoder_blocks residual blocks at that resolution (room to draw strokes and lines)
     head      C -> 3                    (B, 3, H, W), values in about [-1, 1]
 
 There is no normalisation layer: instance/group norm would make each tile of a large image normalise differently
@@ -52,13 +53,14 @@ class ResidualBlock(nn.Module):
 
 
 class UpBlock(nn.Module):
-    def __init__(self, in_channels: int, out_channels: int, padding_mode: str):
+    def __init__(self, in_channels: int, out_channels: int, padding_mode: str, num_res_blocks: int = 0):
         super().__init__()
         self.conv = conv3x3(in_channels, out_channels, padding_mode)
+        self.refine = nn.Sequential(*(ResidualBlock(out_channels, padding_mode) for _ in range(num_res_blocks)))
 
     def forward(self, x: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
         x = F.interpolate(x, scale_factor=2.0, mode="nearest")
-        return F.leaky_relu(self.conv(x) + skip, 0.2)
+        return self.refine(F.leaky_relu(self.conv(x) + skip, 0.2))
 
 
 GENERATOR_CARD = """---
@@ -77,18 +79,22 @@ class StyleGenerator(HubModel, model_card_template=GENERATOR_CARD, **HUB_METADAT
     width are multiples of `size_multiple`.
     """
 
+    added_config = {"decoder_blocks": 0}  # arguments added after models were published, with the value they had
+
     def __init__(
         self,
         base_channels: int = 16,
         num_downsamples: int = 2,
         num_res_blocks: int = 4,
         padding_mode: str = "reflect",
+        decoder_blocks: int = 0,
     ):
         super().__init__()
         for name, value, low in (
             ("base_channels", base_channels, 1),
             ("num_downsamples", num_downsamples, 0),
             ("num_res_blocks", num_res_blocks, 0),
+            ("decoder_blocks", decoder_blocks, 0),
         ):
             if not isinstance(value, int) or isinstance(value, bool) or value < low:
                 raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
@@ -98,11 +104,12 @@ class StyleGenerator(HubModel, model_card_template=GENERATOR_CARD, **HUB_METADAT
             raise ValueError(f"padding_mode must be one of {PADDING_MODES}, got {padding_mode!r}")
         self.num_downsamples = num_downsamples
         self.num_res_blocks = num_res_blocks
+        self.decoder_blocks = decoder_blocks
         widths = [base_channels * 2**i for i in range(num_downsamples + 1)]
         self.stem = conv3x3(3, widths[0], padding_mode)
         self.down = nn.ModuleList(conv3x3(widths[i], widths[i + 1], padding_mode, stride=2) for i in range(num_downsamples))
         self.body = nn.Sequential(*(ResidualBlock(widths[-1], padding_mode) for _ in range(num_res_blocks)))
-        self.up = nn.ModuleList(UpBlock(widths[i + 1], widths[i], padding_mode) for i in reversed(range(num_downsamples)))
+        self.up = nn.ModuleList(UpBlock(widths[i + 1], widths[i], padding_mode, decoder_blocks) for i in reversed(range(num_downsamples)))
         self.head = conv3x3(widths[0], 3, padding_mode)
 
     @property
@@ -115,7 +122,7 @@ class StyleGenerator(HubModel, model_card_template=GENERATOR_CARD, **HUB_METADAT
         """How far (in input pixels) an output pixel can see; tiles overlap by about this much to hide seams."""
         scale_of_body = 2**self.num_downsamples
         encoder = 1 + sum(2**i for i in range(self.num_downsamples))
-        decoder = sum(2**i for i in range(self.num_downsamples)) + 1
+        decoder = sum(2**i * (1 + 2 * self.decoder_blocks) for i in range(self.num_downsamples)) + 1
         return encoder + 2 * self.num_res_blocks * scale_of_body + decoder
 
     def gflops(self, height: int = 512, width: int = 512) -> float:

@@ -262,6 +262,8 @@ def read_config(directory: Path, cls: type) -> dict[str, Any]:
         )
     config.pop("_stylegan_hub_version", None)
     parameters = set(inspect.signature(cls.__init__).parameters) - {"self"}
+    for name, value in getattr(cls, "added_config", {}).items():  # arguments newer than the file: their old behaviour
+        config.setdefault(name, value)
     unknown = sorted(set(config) - parameters)
     missing = sorted(parameters - set(config))
     if unknown or missing:

@@ -5,7 +5,8 @@ their statistics match a texture's has to give that texture back. The discrimina
 has their statistics; `bench/texture_synthesis.py` measures it), while one layer of random filters of several sizes
 on several scales of the image can (Ustyuzhaninov et al. 2017, "What does it take to generate natural textures?";
 He et al. 2016 on random-weight networks). It has no training and no third-party weights: the filters come from a
-fixed seed, so every machine builds the same bank.
+fixed seed, so every machine builds the same bank. The defaults (32 filters of 3, 5 and 7 pixels on four scales) draw
+as well as a bank five times as costly (docs/feature-space.md) and keep a fine-tune step cheap.
 
     scale s, kernel k   avg-pool by s, conv k x k (3 -> width), ReLU   (B, width, H/s, W/s)
 
@@ -22,14 +23,15 @@ from torch import nn
 class RandomFilterBank(nn.Module):
     """Frozen random filters on an image pyramid. Input (B, 3, H, W) in [-1, 1]."""
 
-    def __init__(self, width: int = 64, kernel_sizes: tuple[int, ...] = (3, 5, 7, 11), scales: tuple[int, ...] = (1, 2, 4), seed: int = 0):
+    def __init__(self, width: int = 32, kernel_sizes: tuple[int, ...] = (3, 5, 7), scales: tuple[int, ...] = (1, 2, 4, 8), seed: int = 0):
         super().__init__()
         self.kernel_sizes, self.scales = tuple(kernel_sizes), tuple(scales)
         generator = torch.Generator().manual_seed(seed)
         for size in self.kernel_sizes:
-            # He initialisation, zero-mean per filter: responses measure structure, and the ReLU keeps half of them.
+            # He initialisation. Filters keep their mean, so their responses carry colour and brightness as well as
+            # structure: without it, matched statistics leave the palette free (a grey texture).
             weight = torch.randn(width, 3, size, size, generator=generator) * (2 / (3 * size * size)) ** 0.5
-            self.register_buffer(f"weight_{size}", weight - weight.mean(dim=(1, 2, 3), keepdim=True))
+            self.register_buffer(f"weight_{size}", weight)
         self.requires_grad_(False).eval()
 
     def features(self, x: torch.Tensor) -> list[torch.Tensor]:

@@ -61,7 +61,23 @@ stylegan-hub finetune --base {{ model_id }} --style-images my_style/ --output-di
 | measure | value |
 |---|---|
 {% for name, value in figures %}| {{ name }} | {{ value }} |
-{% endfor %}{% if command %}
+{% endfor %}{% if corpus %}
+## Pretraining corpus
+
+{{ corpus.images }} images ({% for kind, count in corpus.by_category.items() %}{{ count }} {{ kind }}{{ ", " if not loop.last }}{% endfor %}), built
+offline by `python train/build_corpus.py` from image collections Debian packages ship and the photos scikit-image and
+scikit-learn ship; none of them is redistributed here. Held-out benchmark photos and texture styles are left out.
+
+| source | licence | photo | artwork | texture |
+|---|---|---|---|---|
+{% for source, entry in corpus.by_source.items() %}| {{ source }} {{ entry.version or "" }} | {{ entry.licence }} | {{ entry.photo or 0 }} | {{ entry.artwork or 0 }} | {{ entry.texture or 0 }} |
+{% endfor %}{% endif %}{% if exemplars %}
+## Exemplars
+
+| image | source | licence |
+|---|---|---|
+{% for item in exemplars %}| {{ item.name }} | {{ item.source }} | {{ item.licence }} |
+{% endfor %}{% endif %}{% if command %}
 ## Training
 
 Rebuild it with:
@@ -98,7 +114,7 @@ def model_card(directory: Path, *, model_id: str | None = None, revision: str | 
     data = ModelCardData(
         library_name="stylegan-hub",
         pipeline_tag="image-to-image",
-        license="apache-2.0",
+        license=record.get("license", "apache-2.0"),  # a style learned from others' artwork takes its licence
         tags=sorted({"style-transfer", "gan", "image-to-image", *record.get("tags", [])}),
         base_model=base_model,
         base_model_relation="finetune" if base_model else None,
@@ -125,6 +141,8 @@ def model_card(directory: Path, *, model_id: str | None = None, revision: str | 
         config=json.dumps(generator._hub_mixin_config, sort_keys=True),
         base_model=record.get("base"),
         figures=figures,
+        corpus=record.get("corpus"),
+        exemplars=record.get("exemplars"),
         command=record.get("command"),
         arguments=json.dumps(record.get("arguments", {}), indent=2, sort_keys=True),
     )

@@ -154,14 +154,16 @@ class FinetuneConfig(TrainingConfig):
 class PretrainConfig(TrainingConfig):
     """The general base model, learned from a folder of images, a Hugging Face dataset or the bundled photos."""
 
+    corpus: str | None = option(None, "a corpus built by train/build_corpus.py; its photo/artwork/texture kinds become discriminator domains")
     train_data_dir: list[str] | None = option(None, "folder(s), files or globs of images (default: the bundled sample photos)")
     dataset: str | None = option(None, "a Hugging Face dataset id, or a builder such as 'imagefolder' with --dataset-data-dir")
     dataset_data_dir: str | None = option(None, "data_dir passed to datasets.load_dataset")
     dataset_split: str = option("train", "")
     image_column: str | None = option(None, "the dataset's image column (default: its first Image feature)")
     base_channels: int = option(16, "generator width", minimum=1)
-    num_res_blocks: int = option(4, "generator depth", minimum=0)
-    num_downsamples: int = option(2, "", minimum=0)
+    num_downsamples: int = option(3, "generator scales below the full one", minimum=0)
+    num_res_blocks: int = option(6, "generator residual blocks at its lowest scale", minimum=0)
+    decoder_blocks: int = option(1, "generator residual blocks after each upsampling", minimum=0)
     d_channels: list[int] = option([32, 64, 128, 128], "discriminator widths")
     content_weight: float = option(1.0, "")
     adversarial_weight: float = option(0.01, "")
@@ -172,8 +174,8 @@ class PretrainConfig(TrainingConfig):
     def __post_init__(self) -> None:
         super().__post_init__()
         self.d_channels = [int(width) for width in self.d_channels]
-        if self.train_data_dir and self.dataset:
-            raise ValueError("--train-data-dir and --dataset are alternatives; give one")
+        if sum(bool(source) for source in (self.corpus, self.train_data_dir, self.dataset)) > 1:
+            raise ValueError("--corpus, --train-data-dir and --dataset are alternatives; give one")
 
 
 # --------------------------------------------------------------------------- parsers built from the fields
