@@ -103,7 +103,7 @@ def finetune_step(
             with torch.no_grad():
                 style_target = style_net.features(exemplars)
         if normalized_style:  # texture only: tone and palette are left to the colour term
-            style_output, style_target = losses.instance_normalized(output_features), losses.instance_normalized(exemplar_features)
+            style_output, style_target = losses.instance_normalized(style_output), losses.instance_normalized(style_target)
         if style_distance == "swd":
             style = losses.distribution_loss(style_output, style_target)
             color = losses.color_distribution_loss(output, exemplars if palette is None else palette)
