@@ -4,7 +4,10 @@ import sys
 
 import numpy as np
 import pytest
+import torch
+from helpers import assert_loads_as_saved
 from PIL import Image
+from safetensors.torch import load_file
 
 from stylegan_hub import StyleGenerator
 from stylegan_hub.cli import main
@@ -26,32 +29,31 @@ def tiny_style(tiny_base):
 
 
 def test_stylize_folder_writes_one_png_per_input(photos, tmp_path, tiny_style):
+    """Guards against outputs that are not the style's (e.g. the inputs copied): each equals the library's stylize."""
     assert main(["stylize", "--model", tiny_style, "--output-dir", str(tmp_path / "out"), str(photos)]) == 0
     outputs = sorted(p.name for p in (tmp_path / "out").iterdir())
     assert outputs == ["a.png", "b.png"]
+    generator = StyleGenerator.from_pretrained(tiny_style)
+    for name in outputs:
+        written = np.asarray(Image.open(tmp_path / "out" / name))
+        assert np.array_equal(written, np.asarray(generator.stylize(photos / name))), name
+        assert not np.array_equal(written, np.asarray(Image.open(photos / name))), name
     assert Image.open(tmp_path / "out" / "b.png").size == (50, 33)
 
 
 def test_stylize_single_file_with_options(photos, tmp_path, tiny_style):
-    target = tmp_path / "single.jpg"
-    code = main(
-        [
-            "stylize",
-            "--model",
-            tiny_style,
-            "-o",
-            str(target),
-            "--strength",
-            "0.5",
-            "--preserve-color",
-            "--max-side",
-            "20",
-            "--tile",
-            "0",
-            str(photos / "a.png"),
-        ]
-    )
-    assert code == 0 and Image.open(target).format == "JPEG" and max(Image.open(target).size) == 20
+    """Guards against the CLI dropping an option: its output is the library's for the same options, pixel for pixel,
+    and each option changes that output."""
+    options = ["--strength", "0.5", "--preserve-color", "--max-side", "20", "--tile", "0"]
+    assert main(["stylize", "--model", tiny_style, "-o", str(tmp_path / "single.png"), *options, str(photos / "a.png")]) == 0
+    generator = StyleGenerator.from_pretrained(tiny_style)
+    expected = np.asarray(generator.stylize(photos / "a.png", strength=0.5, preserve_color=True, max_side=20, tile=0))
+    assert np.array_equal(np.asarray(Image.open(tmp_path / "single.png")), expected) and max(expected.shape) == 20
+    for without in [dict(strength=1.0), dict(preserve_color=False)]:
+        other = generator.stylize(photos / "a.png", **{**dict(strength=0.5, preserve_color=True, max_side=20), **without})
+        assert not np.array_equal(np.asarray(other), expected), without
+    assert main(["stylize", "--model", tiny_style, "-o", str(tmp_path / "single.jpg"), *options, str(photos / "a.png")]) == 0
+    assert Image.open(tmp_path / "single.jpg").format == "JPEG"
 
 
 def test_glob_and_builtin_style(photos, tmp_path):
@@ -102,15 +104,25 @@ def test_info_and_styles(capsys):
 
 
 def test_cli_finetune_matches_training_script_output(tmp_path, tiny_base, photos):
+    """Guards against the two front ends training differently (an option or the seed lost on the way): same files,
+    same weights and same logged losses, and the weights did move from the base."""
     common = ["--style-images", str(photos), "--base", str(tiny_base), "--steps", "2", "--resolution", "32", "--batch-size", "2"]
+    common += ["--log-every", "1"]  # every step's losses are compared
     assert main(["finetune", *common, "--output-dir", str(tmp_path / "cli")]) == 0
     import finetune as script  # train/finetune.py
 
     script.main(script.parse_args([*common, "--output-dir", str(tmp_path / "script")]))
+    cli, scripted = tmp_path / "cli", tmp_path / "script"
     listing = lambda root: sorted(str(p.relative_to(root)) for p in root.rglob("*") if "checkpoint" not in str(p))  # noqa: E731
-    assert listing(tmp_path / "cli") == listing(tmp_path / "script")
-    assert json.loads((tmp_path / "cli" / "config.json").read_text()) == json.loads((tmp_path / "script" / "config.json").read_text())
-    assert StyleGenerator.from_pretrained(tmp_path / "cli")
+    assert listing(cli) == listing(scripted)
+    assert json.loads((cli / "config.json").read_text()) == json.loads((scripted / "config.json").read_text())
+    assert (cli / "logs" / "losses.jsonl").read_text().splitlines() == (scripted / "logs" / "losses.jsonl").read_text().splitlines()
+    for weights in ["model.safetensors", "discriminator/model.safetensors"]:
+        ours, theirs, base = (load_file(root / weights) for root in (cli, scripted, tiny_base))
+        assert ours.keys() == theirs.keys() == base.keys()
+        assert all(torch.equal(ours[name], theirs[name]) for name in ours), weights
+        assert not all(torch.equal(ours[name], base[name]) for name in ours), weights
+    assert_loads_as_saved(StyleGenerator, cli)
 
 
 def test_console_script_entry_point_runs():

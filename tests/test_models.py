@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from helpers import assert_loads_as_saved
 from PIL import Image
 
 from stylegan_hub import ModelLoadError, StyleDiscriminator, StyleGenerator, builtin_styles
@@ -156,7 +157,7 @@ def test_builtin_styles_all_load_and_are_distinct():
         generator = StyleGenerator.from_pretrained(name)
         outputs.append(generator(x))
     assert all(not torch.allclose(a, b, atol=1e-2) for i, a in enumerate(outputs) for b in outputs[i + 1 :])
-    assert isinstance(StyleDiscriminator.from_pretrained(builtin_dir("base") / "discriminator"), StyleDiscriminator)
+    assert_loads_as_saved(StyleDiscriminator, builtin_dir("base") / "discriminator")
 
 
 def builtin_dir(name):
@@ -186,7 +187,7 @@ def test_gflops_and_parameters():
 
 def test_copy_of_builtin_is_loadable(tmp_path):
     shutil.copytree(builtin_dir("base"), tmp_path / "copy")
-    assert isinstance(StyleGenerator.from_pretrained(tmp_path / "copy"), StyleGenerator)
+    assert_loads_as_saved(StyleGenerator, tmp_path / "copy")
 
 
 def test_builtin_cards_show_metrics_that_reproduce(tmp_path, monkeypatch):

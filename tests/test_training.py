@@ -8,12 +8,16 @@ import sys
 import numpy as np
 import pytest
 import torch
+from helpers import assert_loads_as_saved
 from PIL import Image
 from safetensors.torch import load_file
 
 from stylegan_hub import StyleDiscriminator, StyleGenerator
 from stylegan_hub.artwork import apply_artwork
+from stylegan_hub.baselines import reinhard_transfer
 from stylegan_hub.data import sample_photos
+from stylegan_hub.inference import pil_to_tensor
+from stylegan_hub.metrics import content_kept, psnr
 from stylegan_hub.training import finetune
 from stylegan_hub.training.checkpoint import checkpoint_dirs
 
@@ -60,39 +64,45 @@ def tiny_args(style_dir, base, output_dir, *extra):
     )
 
 
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    return float(10 * np.log10(255.0**2 / np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)))
-
-
 def test_finetune_learns_a_style_from_few_images(sketch_exemplars, tmp_path):
+    """On held-out photos the fine-tune comes closer to the teacher's drawings (PSNR) than both colour-only baselines
+    (a flat image of the exemplars' mean colour, Reinhard's colour transfer) and keeps the photos' content.
+
+    Guards against learning colour alone: the colour loss alone, or the flat mean image, gains 8-9 dB over the photo on
+    a sketch (mostly white paper), so a gain over the photo proves nothing; a sketch's change is not colour but lines
+    along edges and hatching in shadows. These settings, over seeds 0-4: 15.84-16.38 dB (seed 0: 16.25) against 15.46
+    (flat mean) and 15.29 (Reinhard), content kept 0.45-0.49 where the teacher's drawings keep 0.44; the colour loss
+    alone: 14.59 dB and 0.33. Fewer steps or crops do not reliably pass the baselines (60 steps of 4 crops: 13.8 dB;
+    160 of 8: 15.42-16.26 dB), and a learning rate of 2e-3 diverges on some seeds.
+    """
     output = finetune.main(
         finetune.parse_args(
-            [
-                "--style-images",
-                str(sketch_exemplars),
-                "--output-dir",
-                str(tmp_path / "style"),
-                "--steps",
-                "60",
-                "--resolution",
-                "64",
-                "--checkpointing-steps",
-                "60",
-            ]
+            ["--style-images", str(sketch_exemplars), "--output-dir", str(tmp_path / "style"), "--resolution", "64"]
+            + ["--steps", "250", "--batch-size", "8", "--learning-rate", "1e-3", "--lr-warmup-steps", "10", "--checkpointing-steps", "250"]
         )
     )
     generator = StyleGenerator.from_pretrained(output)
-    before, after = [], []
+    exemplars = [pil_to_tensor(Image.open(path)) for path in sorted(sketch_exemplars.glob("*.png"))]
+    mean_colour = torch.cat([exemplar.flatten(2) for exemplar in exemplars], dim=2).mean(dim=2)[..., None, None]
+    scores = {name: [] for name in ("photo", "flat mean", "reinhard", "fine-tuned")}
+    kept, teacher_kept = [], []
     for photo in sample_photos("heldout"):
         photo.thumbnail((160, 160))
-        target = np.asarray(apply_artwork("sketch", photo))
-        before.append(psnr(np.asarray(photo), target))
-        after.append(psnr(np.asarray(generator.stylize(photo)), target))
-    gain = np.mean(after) - np.mean(before)
-    print(f"held-out PSNR to the style: photo {np.mean(before):.2f} dB -> fine-tuned {np.mean(after):.2f} dB (+{gain:.2f} dB)")
-    assert gain > 2.0
+        x, target = pil_to_tensor(photo), pil_to_tensor(apply_artwork("sketch", photo))
+        ours = pil_to_tensor(generator.stylize(photo))
+        candidates = {"photo": x, "flat mean": mean_colour.expand_as(x), "reinhard": reinhard_transfer(x, exemplars), "fine-tuned": ours}
+        for name, image in candidates.items():
+            scores[name].append(psnr(image, target))
+        kept.append(content_kept(ours, x))
+        teacher_kept.append(content_kept(target, x))
+    average = {name: float(np.mean(values)) for name, values in scores.items()}
+    print("held-out PSNR to the sketch teacher: " + ", ".join(f"{name} {value:.2f} dB" for name, value in average.items()))
+    print(f"content kept: fine-tuned {np.mean(kept):.3f}, teacher {np.mean(teacher_kept):.3f}")
+    assert average["fine-tuned"] > max(average["flat mean"], average["reinhard"]) + 0.2
+    # A sketch redraws edges, so even the teacher keeps only part of them; the colour loss alone keeps 75% of that.
+    assert np.mean(kept) > 0.9 * np.mean(teacher_kept)
     # The output directory is complete: EMA generator, discriminator, card with the rebuild command, samples.
-    assert StyleDiscriminator.from_pretrained(output / "discriminator")
+    assert_loads_as_saved(StyleDiscriminator, output / "discriminator")
     card = (output / "README.md").read_text()
     assert "stylegan-hub finetune" in card and "sample.png" in card and "library_name: stylegan-hub" in card
     assert Image.open(output / "sample.png").size[0] > 0 and list((output / "samples").glob("step-*.png"))
@@ -130,30 +140,40 @@ def test_resume_continues_step_count_and_losses(tiny_base, tmp_path, grade_exemp
         assert torch.allclose(tensor, load_file(resumed / "model.safetensors")[name], atol=1e-5)
 
 
+@pytest.fixture(scope="module")
+def first_step(tiny_base, grade_exemplars, tmp_path_factory):
+    """A one-step fine-tune with extra options -> (losses logged at step 1, training record), run once per design.
+    The same seed draws the same crops, so only what the options change in the loss differs."""
+    runs = {}
+
+    def run(*design):
+        if design not in runs:
+            output = finetune.main(tiny_args(grade_exemplars, tiny_base, tmp_path_factory.mktemp("design"), "--steps", "1", *design))
+            losses = json.loads((output / "logs" / "losses.jsonl").read_text().splitlines()[0])
+            runs[design] = losses, json.loads((output / "training_args.json").read_text())
+        return runs[design]
+
+    return run
+
+
 @pytest.mark.parametrize(
-    "design",
+    "design, switch, terms",
     [
-        [],
-        ["--color-target", "batch"],
-        ["--style-distance", "gram", "--content-features", "raw", "--color-target", "batch"],
-        ["--style-features", "normalized", "--style-distance", "gram"],
+        ((), ("--style-space", "random"), {"style"}),
+        (("--style-features", "normalized"), ("--style-space", "random"), {"style"}),  # the switches combine
+        ((), ("--style-distance", "gram"), {"style", "color"}),
+        ((), ("--content-features", "raw"), {"content"}),
+        ((), ("--style-features", "normalized"), {"style"}),
+        ((), ("--color-target", "batch"), {"color"}),
     ],
 )
-def test_loss_design_options_train(tiny_base, tmp_path, grade_exemplars, design):
-    output = finetune.main(tiny_args(grade_exemplars, tiny_base, tmp_path / "style", "--steps", "3", *design))
-    losses = [json.loads(line) for line in (output / "logs" / "losses.jsonl").read_text().splitlines()]
-    assert [entry["step"] for entry in losses] == [1, 2, 3] and all(entry["color"] > 0 for entry in losses)
-    record = json.loads((output / "training_args.json").read_text())
-    assert all(flag in record["command"] for flag in design)
-
-
-def test_normalized_style_features_change_what_the_style_loss_measures(tiny_base, tmp_path, grade_exemplars):
-    def first_style_loss(*design):
-        output = finetune.main(tiny_args(grade_exemplars, tiny_base, tmp_path / "-".join(["style", *design]), "--steps", "1", *design))
-        return json.loads((output / "logs" / "losses.jsonl").read_text().splitlines()[0])["style"]
-
-    # The same seed draws the same crops: only the features compared differ.
-    assert first_style_loss() != pytest.approx(first_style_loss("--style-features", "normalized"), rel=1e-3)
+def test_loss_design_options_train(first_step, design, switch, terms):
+    """Guards against an ignored loss-design switch: flipping it changes the loss terms it is about at step 1."""
+    before, _ = first_step(*design)
+    after, record = first_step(*design, *switch)
+    for term in terms:
+        assert after[term] != pytest.approx(before[term], rel=1e-3), term
+    assert shlex.join(switch) in record["command"]
 
 
 def test_from_scratch_keeps_the_architecture_not_the_weights(tiny_base, tmp_path, grade_exemplars):
@@ -225,7 +245,14 @@ def test_two_processes_keep_identical_weights_on_different_data(tiny_base, tmp_p
     assert weights[0].keys() == weights[1].keys()
     for name in weights[0]:
         assert torch.equal(weights[0][name], weights[1][name]), name
-    assert StyleGenerator.from_pretrained(tmp_path / "out")
+    # Identical is not enough (guards against no update at all under two processes, which keeps both at the base):
+    # on both ranks every generator weight and the discriminator's unfrozen top block and head moved.
+    base = {f"generator.{k}": v for k, v in load_file(tiny_base / "model.safetensors").items()}
+    base |= {f"discriminator.{k}": v for k, v in load_file(tiny_base / "discriminator" / "model.safetensors").items()}
+    trainable = {name for name in base if name.startswith(("generator.", "discriminator.blocks.2.", "discriminator.adv_head."))}
+    for rank in weights:
+        assert trainable <= {name for name, tensor in rank.items() if not torch.equal(tensor, base[name])}
+    assert_loads_as_saved(StyleGenerator, tmp_path / "out")
 
 
 def test_pretrain_from_a_local_imagefolder_dataset(tmp_path):
