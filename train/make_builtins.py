@@ -37,7 +37,7 @@ from stylegan_hub.training.card import METRICS_FILE, TRAINING_RECORD, write_mode
 from stylegan_hub.training.config import FinetuneConfig
 
 REPO = Path(__file__).resolve().parent.parent
-PRETRAIN_ARGS = ["--steps", "2500", "--checkpointing-steps", "250", "--sample-every", "250"]
+PRETRAIN_ARGS = ["--steps", "1500", "--checkpointing-steps", "250", "--sample-every", "250"]
 FILTER_STYLES = {
     "oil": "Oil paint: flat painterly strokes with visible brush texture.",
     "sketch": "Pencil sketch: graphite lines and hatching on warm paper.",
