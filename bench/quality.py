@@ -61,7 +61,7 @@ ABLATIONS = {  # fine-tune variants: the settings that differ from the default f
     "no-adversarial": dict(adversarial_weight=0.0),
     "no-identity": dict(identity_weight=0.0),
     "no-color-augment": dict(augment="translation,cutout"),
-    "discriminator-space": dict(style_space="discriminator"),  # the style compared in the discriminator's features
+    "random-space": dict(style_space="random"),  # the style compared in the random filter bank
     "more-style": dict(style_weight=15.0),
 }
 TRAJECTORY_STEPS = 8  # points on the SWD-vs-steps curve

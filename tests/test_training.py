@@ -159,8 +159,8 @@ def first_step(tiny_base, grade_exemplars, tmp_path_factory):
 @pytest.mark.parametrize(
     "design, switch, terms",
     [
-        ((), ("--style-space", "discriminator"), {"style"}),
-        (("--style-features", "normalized"), ("--style-space", "discriminator"), {"style"}),  # the switches combine
+        ((), ("--style-space", "random"), {"style"}),
+        (("--style-features", "normalized"), ("--style-space", "random"), {"style"}),  # the switches combine
         ((), ("--style-distance", "gram"), {"style", "color"}),
         ((), ("--content-features", "raw"), {"content"}),
         ((), ("--style-features", "normalized"), {"style"}),

@@ -112,9 +112,9 @@ class FinetuneConfig(TrainingConfig):
     freeze_blocks: int = option(2, "lower discriminator blocks kept frozen (FreezeD)", minimum=0)
     from_scratch: bool = option(False, "use only the base's architecture, not its weights (an ablation; worse results)")
     style_space: str = option(
-        "random",
-        "features the style is compared in: a frozen bank of random multi-scale filters, which can draw texture, or "
-        "the frozen discriminator's (the first design, which cannot: docs/feature-space.md)",
+        "discriminator",
+        "features the style is compared in: the frozen discriminator's, or a frozen bank of random multi-scale "
+        "filters, which draws texture but loses a sketch's lines (docs/feature-space.md)",
         choices=STYLE_SPACES,
         group=LOSS_DESIGN,
     )
