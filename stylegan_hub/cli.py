@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from .errors import StyleGanHubError
-from .inference import PRECISIONS, resolve_device
+from .names import PRECISIONS  # the models and torch are imported by the commands that use them
 
 PROG = "stylegan-hub"
 
@@ -17,6 +17,7 @@ def cmd_stylize(args: argparse.Namespace) -> int:
     from tqdm.auto import tqdm
 
     from .images import expand_image_paths, save_image
+    from .inference import resolve_device
     from .models import StyleGenerator
 
     if args.output is None and args.output_dir is None:
@@ -190,7 +191,7 @@ def cached_styles() -> list[str]:
 
 
 def cmd_styles(args: argparse.Namespace) -> int:
-    from .models import builtin_styles
+    from .names import builtin_styles
 
     for name in [*builtin_styles(), *cached_styles()]:
         print(name)
