@@ -15,3 +15,7 @@ class ModelLoadError(StyleGanHubError, ValueError):
 
 class HubError(StyleGanHubError):
     """Talking to the Hugging Face Hub failed: no access, no network, a rejected push or a corrupt download."""
+
+
+class SaveError(StyleGanHubError, OSError):
+    """A model, checkpoint or image could not be written (disk full, no permission); nothing partial is left."""

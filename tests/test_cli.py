@@ -215,3 +215,24 @@ def test_gflops_counts_what_the_flop_counter_counts():
         with torch.no_grad(), FlopCounterMode(display=False) as counter:
             generator(torch.zeros(1, 3, 72, 40))  # 70x33 rounded up to multiples of 8
         assert generator.gflops(70, 33) == pytest.approx(counter.get_total_flops() / 1e9, rel=1e-9)
+
+
+def test_errors_and_warnings_go_through_the_progress_bars_writer(photos, tmp_path, tiny_style, monkeypatch, capsys):
+    """With a progress bar on screen, a plain print lands in the middle of the bar's line."""
+    import warnings
+
+    from tqdm import tqdm
+
+    written = []
+    monkeypatch.setattr(tqdm, "write", classmethod(lambda cls, message, file=None, **kwargs: written.append(message)))
+    (photos / "c.png").write_bytes(b"not a png")
+    assert main(["stylize", "--model", tiny_style, "--output-dir", str(tmp_path / "out"), str(photos)]) == 1
+    assert len(written) == 1 and written[0].startswith("stylegan-hub: error:") and "c.png" in written[0]
+
+    def warns(args):
+        warnings.warn("push at step 2 failed, training goes on", stacklevel=2)
+        return 0
+
+    monkeypatch.setattr("stylegan_hub.cli.cmd_styles", warns)
+    assert main(["styles"]) == 0
+    assert written[-1] == "stylegan-hub: warning: push at step 2 failed, training goes on"

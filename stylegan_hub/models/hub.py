@@ -20,6 +20,7 @@ import torch
 from huggingface_hub import PyTorchModelHubMixin
 
 from ..errors import HubError, ModelLoadError, StyleGanHubError
+from ..files import staged_dir
 from ..names import (  # noqa: F401  (re-exported: the names' old home)
     _REPO_ID,
     BUILTIN_DIR,
@@ -299,7 +300,12 @@ class HubModel(torch.nn.Module, PyTorchModelHubMixin):
 
         config = dict(self._hub_mixin_config if config is None else config)
         config.update(_class_name=type(self).__name__, _format_version=FORMAT_VERSION, _stylegan_hub_version=__version__)
-        return super().save_pretrained(save_directory, config=config, **kwargs)
+        directory = Path(save_directory)
+        with staged_dir(directory) as staging:  # all files or none: a full disk or a kill leaves the old model whole
+            result = super().save_pretrained(staging, config=config, **kwargs)
+            if (directory / "README.md").exists():  # as the mixin does: an existing card is kept
+                (staging / "README.md").unlink(missing_ok=True)
+        return result
 
     @classmethod
     def from_pretrained(
