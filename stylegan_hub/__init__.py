@@ -2,12 +2,13 @@
 
 __version__ = "0.1.0"
 
-from .errors import HubError, ImageLoadError, ModelLoadError, StyleGanHubError  # noqa: E402
+from .errors import HubError, ImageLoadError, ImageTooLargeError, ModelLoadError, StyleGanHubError  # noqa: E402
 from .names import builtin_styles  # noqa: E402
 
 __all__ = [
     "HubError",
     "ImageLoadError",
+    "ImageTooLargeError",
     "ModelLoadError",
     "StyleDiscriminator",
     "StyleGanHubError",

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
-from stylegan_hub.errors import ImageLoadError
+from stylegan_hub.errors import ImageLoadError, ImageTooLargeError
 from stylegan_hub.files import is_write_failure, new_file_mode, save_error
 
 __all__ = [
@@ -256,9 +256,11 @@ def _check_size(width: int, height: int, name: str, max_pixels: int) -> None:
     if width == 0 or height == 0:
         raise ImageLoadError(f"{name}: has zero size ({width} x {height} pixels)")
     if width * height > max_pixels:
-        raise ImageLoadError(
+        raise ImageTooLargeError(
             f"{name}: {width} x {height} = {width * height:,} pixels is more than the limit"
-            f" of {max_pixels:,}; downscale it or pass a larger max_pixels"
+            f" of {max_pixels:,}; downscale it or pass a larger max_pixels",
+            pixels=width * height,
+            max_pixels=max_pixels,
         )
 
 
@@ -269,8 +271,10 @@ def _normalize(image: Image.Image, name: str, max_pixels: int) -> Image.Image:
         # Decodes the pixels and always returns a new image, so `image` stays as it was.
         image = ImageOps.exif_transpose(image)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise ImageLoadError(
-            f"{name}: more than the limit of {max_pixels:,} pixels ({exc}); downscale it or pass a larger max_pixels"
+        raise ImageTooLargeError(
+            f"{name}: more than the limit of {max_pixels:,} pixels ({exc}); downscale it or pass a larger max_pixels",
+            pixels=image.width * image.height,
+            max_pixels=max_pixels,
         ) from None
     except (OSError, ValueError, SyntaxError, EOFError) as exc:
         raise ImageLoadError(f"{name}: image data is truncated or corrupt ({exc})") from exc
