@@ -45,8 +45,28 @@ def is_write_failure(error: BaseException) -> bool:
     return "No space left" in text or "os error" in text or "unexpected pos" in text or "file write failed" in text
 
 
+def _free_bytes(path: Path) -> int | None:
+    for folder in (path, *path.parents):
+        if folder.exists():
+            try:
+                return shutil.disk_usage(folder).free
+            except OSError:
+                return None
+    return None
+
+
+def _nearly_full(path: Path) -> bool:
+    free = _free_bytes(path)
+    return free is not None and free < 1 << 20
+
+
 def save_error(target: Path, error: BaseException, kept: str) -> SaveError:
-    reason = os.strerror(error.errno) if isinstance(error, OSError) and error.errno else str(error).strip().splitlines()[0]
+    if isinstance(error, OSError) and error.errno:
+        reason = os.strerror(error.errno)
+    elif "No space left" in str(error) or _nearly_full(target):  # torch.save only says "unexpected pos"
+        reason = "No space left on device"
+    else:
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
     full = (isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)) or "No space" in reason
     fix = "free some disk space and run it again" if full else "check the folder's permissions and free space, then run it again"
     return SaveError(f"{target}: could not be saved ({reason}); {kept}; {fix}")
@@ -66,6 +86,8 @@ def staged_dir(directory: str | os.PathLike) -> Iterator[Path]:
         _publish(staging, directory)
     except BaseException as error:
         shutil.rmtree(staging, ignore_errors=True)
+        if isinstance(error, SaveError) and str(staging) in str(error):  # from a save nested in this one
+            raise SaveError(str(error).replace(str(staging), str(directory))) from None
         if isinstance(error, Exception) and not isinstance(error, SaveError) and is_write_failure(error):
             raise save_error(directory, error, "the files there before are unchanged") from None
         raise

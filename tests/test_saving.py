@@ -108,3 +108,32 @@ def test_a_run_killed_before_its_first_checkpoint_does_not_log_steps_twice(tiny_
     steps = [json.loads(line)["step"] for line in (output / "logs" / "losses.jsonl").read_text().splitlines()]
     assert steps == [1, 2, 3, 4]
     assert not list(output.rglob(".saving-*")) and not list(output.rglob(".partial-*"))
+
+
+def test_a_log_line_half_written_by_a_kill_is_dropped_on_resume(tmp_path):
+    from stylegan_hub.training.checkpoint import LossLog
+
+    class Accelerator:
+        is_main_process = True
+
+    log = LossLog(tmp_path, Accelerator())
+    log.write(1, {"generator": 1.0})
+    log.write(2, {"generator": 2.0})
+    with log.path.open("a") as handle:
+        handle.write('{"step": 3, "gener')  # killed mid-write
+    log.truncate_after(2)
+    log.write(3, {"generator": 3.0})
+    assert [entry["step"] for entry in log.read()] == [1, 2, 3]
+
+
+def test_a_failed_final_save_names_the_output_folder_not_its_staging(tmp_path, monkeypatch):
+    import safetensors.torch
+
+    from stylegan_hub.files import staged_dir
+
+    monkeypatch.setattr(safetensors.torch, "save_model", no_space)
+    with pytest.raises(SaveError) as refused:
+        with staged_dir(tmp_path / "style") as staging:  # as TrainingRun.save_model nests the generator's save
+            StyleGenerator(base_channels=4, num_res_blocks=1).save_pretrained(staging)
+    assert str(refused.value).startswith(f"{tmp_path / 'style'}: could not be saved") and ".saving-" not in str(refused.value)
+    assert os.listdir(tmp_path / "style") == []

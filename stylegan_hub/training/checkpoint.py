@@ -7,6 +7,7 @@ scheduler, EMA and RNG states), so a resumed run continues with the same step co
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -91,14 +92,29 @@ class LossLog:
         """Drop the entries of steps after `step`: they belong to a run that is being resumed or restarted from there
         (also from 0, when a run was killed before its first checkpoint)."""
         if self.enabled and self.path.exists():
-            kept = [line for line in self.path.read_text().splitlines() if line and json.loads(line)["step"] <= step]
-            self.path.write_text("".join(line + "\n" for line in kept))
+            kept = []
+            for line in self.path.read_text().splitlines():
+                try:
+                    if json.loads(line)["step"] <= step:
+                        kept.append(line)
+                except (ValueError, KeyError, TypeError):  # the half-written last line of a killed run
+                    continue
+            partial = self.path.with_name(self.path.name + ".partial")
+            try:
+                partial.write_text("".join(line + "\n" for line in kept))
+                os.replace(partial, self.path)  # a kill now leaves the old log or the new one, never half of it
+            except OSError as error:
+                partial.unlink(missing_ok=True)
+                raise save_error(self.path, error, "the log is unchanged") from None
 
     def write(self, step: int, values: dict[str, float]) -> None:
         if self.enabled:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            with self.path.open("a") as log:
-                log.write(json.dumps({"step": step, **values}) + "\n")
+            try:
+                with self.path.open("a") as log:
+                    log.write(json.dumps({"step": step, **values}) + "\n")
+            except OSError as error:  # a half line is dropped when the run is resumed
+                raise save_error(self.path, error, "the steps logged before are kept") from None
 
     def read(self) -> list[dict]:
         return [json.loads(line) for line in self.path.read_text().splitlines() if line] if self.path.exists() else []
