@@ -214,7 +214,7 @@ def odd_exif(data: bytes, rng: random.Random) -> bytes:
     image = Image.open(io.BytesIO(data))
     exif = Image.Exif()
     exif[0x0112] = rng.choice([0, 9, 255, 65535, -1 & 0xFFFF])  # orientations that do not exist
-    exif[0x010F] = "x" * rng.choice([0, 1, 70000])
+    exif[0x010F] = "x" * rng.choice([0, 1, 60000])  # a maker string near the 64 KB segment limit
     buffer = io.BytesIO()
     image.convert("RGB").save(buffer, format="JPEG", exif=exif.tobytes())
     return buffer.getvalue()
