@@ -62,6 +62,8 @@ def visitor_dir(request: gr.Request, create: bool = True) -> Path:
     """Each visitor's uploads, results and styles live in their own folder, removed when they leave."""
     directory = DATA_DIR / "visitors" / slug(request.session_hash, "anonymous")
     if create:
+        if directory in _gone:  # a request still queued when its visitor left must not recreate their folder
+            raise gr.Error("This visit has ended; reload the page to start again.")
         directory.mkdir(parents=True, exist_ok=True)
     return directory
 
@@ -78,9 +80,13 @@ def forget_styles(own: dict) -> None:
         forget_folder(Path(path).parent.parent)  # <visitor>/styles/<name>
 
 
+_gone: set[Path] = set()  # visitors who left: their requests still in the queue are refused
+
+
 def forget_folder(directory: Path) -> None:
     if directory.parent != DATA_DIR / "visitors":
         return
+    _gone.add(directory)
     job = _running.pop(directory, None)
     if job is None:
         shutil.rmtree(directory, ignore_errors=True)

@@ -3,7 +3,8 @@
     python bench/reliability.py                     # all three parts (about 10 min on 2 CPU cores)
     python bench/reliability.py --only kill --kill-trials 20
     python bench/reliability.py --only fuzz --fuzz-files 2000
-    python bench/reliability.py --only disk         # needs root for a small tmpfs; else a size-limited file (RLIMIT_FSIZE)
+    python bench/reliability.py --only disk         # needs root, for a small tmpfs
+    python bench/reliability.py --only abuse --visitors 32
 
 - kill: `stylegan-hub finetune` (a tiny model, so a trial takes seconds) is killed with SIGKILL at a random logged
   step, during a checkpoint save or during the final save, then run again with `--resume latest`. Every trial must
@@ -13,6 +14,9 @@
   worker process; each must stylize or give one line, never a traceback, a hang over 10 s or 2 GB of memory.
 - disk: fine-tunes and stylize writes on a nearly full file system: a one-line error, the previous model and
   checkpoint intact, no partial files left.
+- abuse: the app (as `python app.py` serves it) with 32 visitors at once (stylize, malformed calls, uploads at the
+  25 MB cap, fine-tunes started and cancelled) while one fine-tune runs; failures beyond the intended refusals,
+  latency percentiles, and visitor folders left once every visitor has left (their heartbeat closed, as a tab does).
 
 A measurement, not a test: it prints counts and times.
 """
@@ -474,15 +478,161 @@ def bench_disk(scratch: Path) -> dict:
     return {"rows": rows}
 
 
+# ---- app abuse: 32 visitors while a fine-tune runs -------------------------------------------------------------
+
+
+class Heartbeat:
+    """What a browser tab keeps open: closing it is the visitor leaving (Gradio then runs the app's unload)."""
+
+    def __init__(self, url: str, session_hash: str):
+        import socket
+        from urllib.parse import urlparse
+
+        where = urlparse(url)
+        self.sock = socket.create_connection((where.hostname, where.port), timeout=30)
+        path = where.path.rstrip("/") + f"/gradio_api/heartbeat/{session_hash}"
+        self.sock.sendall(f"GET {path} HTTP/1.1\r\nHost: {where.hostname}\r\nAccept: text/event-stream\r\n\r\n".encode())
+        self.sock.recv(1024)
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def bench_abuse(scratch: Path, visitors: int, rounds: int, finetune_steps: int) -> dict:
+    import socket
+    import statistics
+    import threading
+
+    import numpy as np
+    from PIL import Image
+
+    os.environ["STYLEGAN_HUB_DATA_DIR"] = str(scratch / "app-data")
+    os.environ["GRADIO_HEARTBEAT_INTERVAL"] = "1"  # a closed tab is noticed within a second
+    os.environ["TQDM_DISABLE"] = "1"
+    sys.path.insert(0, str(REPO))
+    import app
+    from gradio_client import Client, handle_file
+
+    from stylegan_hub.artwork import apply_artwork
+    from stylegan_hub.data import sample_photos
+
+    photo = scratch / "photo.jpg"
+    sample_photos("heldout")[0].save(photo)
+    at_cap = scratch / "at-cap.png"  # noise does not compress: just under the 25 MB upload cap
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (2880, 2880, 3), dtype=np.uint8)).save(at_cap, compress_level=0)
+    garbage = scratch / "garbage.png"
+    garbage.write_bytes(b"\x89PNG\r\n\x1a\n" + os.urandom(5000))
+    exemplars = []
+    for i, picture in enumerate(sample_photos("train")[:2]):
+        picture.thumbnail((160, 160))
+        exemplars.append(scratch / f"style-{i}.png")
+        apply_artwork("oil", picture).save(exemplars[-1])
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    demo = app.build_app().queue(max_size=32)  # as app.main() serves it
+    _, url, _ = demo.launch(
+        server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True, show_error=True, max_file_size="25mb"
+    )
+    lock = threading.Lock()
+    latencies: dict[str, list[float]] = {}
+    outcomes: dict[str, int] = {}
+    failures: list[str] = []
+
+    def record(kind: str, outcome: str, seconds: float, detail: str = "") -> None:
+        with lock:
+            latencies.setdefault(kind, []).append(seconds)
+            outcomes[f"{kind}: {outcome}"] = outcomes.get(f"{kind}: {outcome}", 0) + 1
+            if outcome == "FAILED":
+                failures.append(f"{kind}: {detail[:200]}")
+
+    def call(client, kind: str, refusal: str | None, *args, api_name: str) -> None:
+        """`refusal`: a regex the intended refusal matches (None: must succeed)."""
+        import re
+
+        started = time.perf_counter()
+        try:
+            client.predict(*args, api_name=api_name)
+            record(kind, "ok" if refusal is None else "FAILED", time.perf_counter() - started, "accepted a bad call")
+        except Exception as error:
+            text = str(error)
+            intended = refusal is not None and re.search(refusal, text)
+            record(kind, "refused as intended" if intended else "FAILED", time.perf_counter() - started, f"{type(error).__name__}: {text}")
+
+    trainer = Client(url, verbose=False)
+    beat = Heartbeat(url, trainer.session_hash)
+    training = trainer.submit([handle_file(str(p)) for p in exemplars], "builtin:base", finetune_steps, "long", api_name="/finetune")
+    deadline = time.time() + 300
+    while time.time() < deadline and not any('data-state="running"' in out[0] for out in training.outputs()):
+        time.sleep(0.2)
+
+    def visitor(index: int) -> None:
+        client = Client(url, verbose=False)
+        heartbeat = Heartbeat(url, client.session_hash)
+        for round_ in range(rounds):
+            style = ["builtin:oil", "builtin:sketch", "builtin:cartoon", "builtin:grade"][(index + round_) % 4]
+            call(client, "stylize", None, handle_file(str(photo)), style, 1.0, False, "Preview (512 px)", api_name="/stylize")
+            task = (index + round_) % 4
+            if task == 0:  # malformed calls: a bad style, a broken file, a strength out of range
+                call(client, "malformed", r"not a style here", handle_file(str(photo)), "../../etc", 1.0, False, "Full size", api_name="/stylize")
+                call(client, "malformed", r"garbage\.png: ", handle_file(str(garbage)), style, 1.0, False, "Full size", api_name="/stylize")
+                call(client, "malformed", r"(?i)maximum|minimum|strength|range|greater|less", handle_file(str(photo)), style, 7.0, False, "Full size", api_name="/stylize")
+            elif task == 1 and index % 8 == 1:  # an upload at the cap
+                call(client, "upload at cap", None, handle_file(str(at_cap)), style, 1.0, False, "Preview (512 px)", api_name="/stylize")
+            elif task == 2:  # start a fine-tune (queued behind the running one) and cancel it
+                started = time.perf_counter()
+                job = client.submit([handle_file(str(p)) for p in exemplars], "builtin:base", 20, f"v{index}", api_name="/finetune")
+                time.sleep(0.5)
+                job.cancel()
+                client.predict(api_name="/cancel")
+                record("finetune start+cancel", "ok", time.perf_counter() - started)
+        heartbeat.close()  # the visitor leaves
+
+    started = time.perf_counter()
+    threads = [threading.Thread(target=visitor, args=(i,)) for i in range(visitors)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    wall = time.perf_counter() - started
+    final = training.result()
+    trained = 'data-state="done"' in final[0]
+    beat.close()
+    visitors_dir = scratch / "app-data" / "visitors"
+    deadline = time.time() + 120
+    while time.time() < deadline and visitors_dir.exists() and any(visitors_dir.iterdir()):
+        time.sleep(0.5)
+    left = sorted(p.name for p in visitors_dir.iterdir()) if visitors_dir.exists() else []
+    demo.close()
+
+    def pct(values: list[float], q: float) -> float:
+        ordered = sorted(values)
+        return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
+
+    print(f"app abuse: {visitors} visitors x {rounds} rounds in {wall:.0f} s while a {finetune_steps}-step fine-tune ran")
+    for kind, values in sorted(latencies.items()):
+        print(f"  {kind:<22} n={len(values):3d}  p50 {statistics.median(values):6.2f} s  p99 {pct(values, 99):6.2f} s")
+    print("  outcomes: " + ", ".join(f"{n} {name}" for name, n in sorted(outcomes.items())))
+    print(f"  failures beyond the intended refusals: {len(failures)}; the long fine-tune finished: {trained}")
+    print(f"  visitor folders left after everyone left: {len(left)}")
+    for failure in failures[:8]:
+        print("   ", failure)
+    return {"failures": len(failures), "outcomes": outcomes, "left": len(left), "trained": trained}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--only", choices=["kill", "fuzz", "disk"], action="append", help="run only these parts (repeatable)")
+    parser.add_argument("--only", choices=["kill", "fuzz", "disk", "abuse"], action="append", help="run only these parts (repeatable)")
     parser.add_argument("--kill-trials", type=int, default=20)
     parser.add_argument("--fuzz-files", type=int, default=2000)
+    parser.add_argument("--visitors", type=int, default=32)
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of calls per visitor (default: %(default)s)")
+    parser.add_argument("--finetune-steps", type=int, default=150, help="steps of the fine-tune running meanwhile")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", default=None, help="also write the figures here")
     args = parser.parse_args(argv)
-    parts = args.only or ["kill", "fuzz", "disk"]
+    parts = args.only or ["kill", "fuzz", "disk", "abuse"]
     figures = {}
     with tempfile.TemporaryDirectory(prefix="stylegan-hub-reliability-") as work:
         scratch = Path(work)
@@ -493,6 +643,8 @@ def main(argv: list[str] | None = None) -> int:
                 figures[part] = bench_kill(scratch / part, args.kill_trials, args.seed)
             elif part == "fuzz":
                 figures[part] = bench_fuzz(scratch / part, args.fuzz_files, args.seed)
+            elif part == "abuse":
+                figures[part] = bench_abuse(scratch / part, args.visitors, args.rounds, args.finetune_steps)
             else:
                 figures[part] = bench_disk(scratch / part)
             print(f"  ({time.perf_counter() - started:.0f} s)\n", flush=True)

@@ -277,7 +277,12 @@ def test_a_visitor_who_leaves_mid_finetune_leaves_nothing_behind(client, app_mod
         time.sleep(0.2)
     time.sleep(1)
     assert not folder.exists()  # and nothing it wrote while stopping recreated the folder
-    assert not list((Path(app_module.DATA_DIR) / "visitors").glob(f"{client.session_hash}*"))
+    from gradio_client import handle_file
+    from gradio_client.exceptions import AppError
+
+    with pytest.raises(AppError, match="visit has ended"):  # a request still queued when they left
+        client.predict(handle_file(str(style_uploads(tmp_path)[0]["path"])), "builtin:oil", 1.0, False, "Preview (512 px)", api_name="/stylize")
+    assert not folder.exists()
 
 
 def test_an_expired_session_forgets_the_visitors_styles(app_module):
