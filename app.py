@@ -414,7 +414,9 @@ def build_app() -> gr.Blocks:
         for button, count in zip(preset_buttons, PRESETS.values()):
             button.click(lambda count=count: count, None, steps, api_name=False)
         steps.change(estimate, steps, eta, api_name=False, concurrency_limit=None)
-        training = start.click(
+        # Cancel is active only while a fine-tune runs: enabled first, then the fine-tune, then disabled (one chain, so
+        # a refused Start cannot leave it enabled).
+        training = start.click(lambda: gr.Button(interactive=True), None, cancel, api_name=False, queue=False).then(
             start_finetune,
             [files, base, steps, name, own],
             [progress, preview, gallery, own, style],
@@ -427,16 +429,15 @@ def build_app() -> gr.Blocks:
         push.click(push_style, [repo, token, private, to_push, own], [pushed, token], api_name="push", show_progress_on=[pushed])
         demo.load(estimate, steps, eta, api_name=False, concurrency_limit=None)
         demo.unload(forget_visitor)
-        # Cancel is active only while a fine-tune runs; the push list follows the visitor's styles.
-        start.click(lambda: gr.Button(interactive=True), None, cancel, api_name=False, queue=False)
         training.then(lambda: gr.Button(interactive=False), None, cancel, api_name=False, queue=False)
-        own.change(push_choices, own, to_push, api_name=False, queue=False)
+        training.failure(lambda: gr.Button(interactive=False), None, cancel, api_name=False, queue=False)  # .then skips errors
+        own.change(push_choices, own, to_push, api_name=False, queue=False)  # the push list follows the visitor's styles
     return demo
 
 
 def main() -> None:
     shutil.rmtree(DATA_DIR / "visitors", ignore_errors=True)  # a fresh server has no visitors yet
-    build_app().queue(max_size=32).launch(max_file_size="25mb", show_error=True, css=CSS)
+    build_app().queue(max_size=64).launch(max_file_size="25mb", show_error=True, css=CSS)
 
 
 if __name__ == "__main__":

@@ -531,7 +531,7 @@ def bench_abuse(scratch: Path, visitors: int, rounds: int, finetune_steps: int) 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    demo = app.build_app().queue(max_size=32)  # as app.main() serves it
+    demo = app.build_app().queue(max_size=64)  # as app.main() serves it
     _, url, _ = demo.launch(
         server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True, show_error=True, max_file_size="25mb"
     )
