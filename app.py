@@ -108,6 +108,10 @@ def user_error(error: Exception, upload: str | None = None) -> gr.Error:
     return gr.Error(message, duration=None)
 
 
+def megapixels(pixels: int) -> str:
+    return f"{pixels / 1e6:.0f}" if pixels >= 10_000_000 else f"{pixels / 1e6:.1f}"
+
+
 def photo_as_uploaded(payload, default_preprocess):
     """The uploaded file's path, as it is. Gradio's own preprocessing opens it with PIL first (a non-image then fails
     with a raw error and a server path) and converts it to RGB (dropping transparency); the library reads any mode and
@@ -173,17 +177,20 @@ def stylize_photo(photo_path: str | None, style: str, strength: float, preserve_
     except ImageTooLargeError as error:
         advice = "choose a smaller photo" if preview else "choose Preview or a smaller photo"
         raise gr.Error(
-            f"{Path(photo_path).name}: {error.pixels / 1e6:.0f} megapixels is more than the {error.max_pixels / 1e6:.0f} this app "
-            f"takes {'for a preview' if preview else 'at full size'}; {advice}.",
+            f"{Path(photo_path).name}: {megapixels(error.pixels)} megapixels is more than the {megapixels(error.max_pixels)} this "
+            f"app takes {'for a preview' if preview else 'at full size'}; {advice}.",
             duration=None,
         ) from None
     except (StyleGanHubError, ValueError) as error:
         raise user_error(error, photo_path) from None
-    before = photo if photo.size == result.size else photo.resize(result.size)
     kind = "preview" if preview else "full"  # two downloads of one photo must not share a name
-    download = visitor_dir(request) / "results" / slug(style, "style") / f"{slug(Path(photo_path).stem, 'photo')}-{kind}.png"
-    save_image(result, download)
-    return (before, result), str(download)
+    folder = visitor_dir(request) / "results" / slug(style, "style")
+    download = save_image(result, folder / f"{slug(Path(photo_path).stem, 'photo')}-{kind}.png")
+    # The slider gets files, not PIL images: Gradio writes a PIL output to a path named by its content without a
+    # temporary file, so two visitors with the same result could be served a half-written copy (seen with 32 at once).
+    shown_as_is = photo.size == result.size and Path(photo_path).suffix.lower() in (".png", ".jpg", ".jpeg", ".webp")  # not TIFF
+    before = photo_path if shown_as_is else save_image(photo.resize(result.size), folder / "before.png")
+    return (str(before), str(download)), str(download)
 
 
 # ---- Fine-tune tab --------------------------------------------------------------------------------------------
@@ -285,8 +292,8 @@ def start_finetune(files: list[str] | None, base: str, steps: float, name: str, 
             save_image(load_image(path, max_pixels=MAX_PHOTO_PIXELS), style_dir / f"{index:02d}.png")
         except ImageTooLargeError as error:
             raise gr.Error(
-                f"{Path(path).name}: {error.pixels / 1e6:.0f} megapixels is more than the {error.max_pixels / 1e6:.0f} this app "
-                "takes; choose a smaller image (256 px or more is enough).",
+                f"{Path(path).name}: {megapixels(error.pixels)} megapixels is more than the {megapixels(error.max_pixels)} this "
+                "app takes; choose a smaller image (256 px or more is enough).",
                 duration=None,
             ) from None
         except StyleGanHubError as error:
@@ -313,8 +320,8 @@ def start_finetune(files: list[str] | None, base: str, steps: float, name: str, 
             del _running[visitor]
     if not still_here:
         return  # their folder is deleted once the job has stopped: nothing to show to no one
-    if status.state == "failed":
-        raise gr.Error(f"Fine-tuning failed: {status.error}", duration=None)
+    if status.state == "failed":  # the visitor's folder is a server path: named by what is in it
+        raise gr.Error(f"Fine-tuning failed: {(status.error or '').replace(str(visitor) + os.sep, '')}", duration=None)
     own = {**own, name + YOURS: str(status.output_dir)}
     yield progress_html(status), status.preview, gallery_items(own), own, name + YOURS
 

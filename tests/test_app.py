@@ -204,7 +204,7 @@ def test_an_oversize_photo_says_what_the_visitor_can_do_and_preview_takes_it(cli
     with pytest.raises(AppError) as refused:
         client.predict(handle_file(str(path)), "builtin:oil", 1.0, False, "Full size", api_name="/stylize")
     message = str(refused.value)
-    assert message.startswith("huge.png: 2 megapixels is more than the 2 this app takes at full size") and "choose Preview or a smaller photo" in message
+    assert message.startswith("huge.png: 2.4 megapixels is more than the 2.0 this app takes at full size") and "choose Preview or a smaller photo" in message
     assert "/tmp" not in message and "max_pixels" not in message
     (_, after), download = client.predict(handle_file(str(path)), "builtin:oil", 1.0, False, "Preview (512 px)", api_name="/stylize")
     assert image_of(after).size == (512, 307)
