@@ -50,7 +50,10 @@ GOOD_SET = (
 )
 YOURS = " (yours)"
 # Gradio 6 takes CSS at launch(). Gallery captions wrap instead of being cut ("builtin:cart…").
-CSS = "#styles .caption-label { white-space: normal; overflow-wrap: anywhere; max-width: 100%; text-overflow: clip; }"
+CSS = (
+    "#styles .caption-label { white-space: normal; overflow-wrap: anywhere; max-width: 100%; text-overflow: clip; }"
+    " #styles .fixed-height { min-height: 0; }"  # as tall as its rows, not 450 px of empty space under one row
+)
 
 
 def slug(text: str | None, fallback: str) -> str:
@@ -360,7 +363,8 @@ def build_app() -> gr.Blocks:
                     gallery = gr.Gallery(
                         value=gallery_items({}),
                         label="Styles (click one)",
-                        columns=4,  # with the height left to the content: every style shown, none cut off
+                        columns=4,
+                        height="auto",  # as tall as its rows: every style shown, none cut off, no empty space
                         allow_preview=False,
                         format="png",
                         elem_id="styles",

@@ -239,7 +239,7 @@ def test_layout_fixes(app_module):
     ids = {name: component(demo, name)["id"] for name in ("cancel", "progress", "pushed", "styles", "to-push")}
     assert component(demo, "cancel")["props"]["interactive"] is False  # idle: nothing to cancel
     gallery = component(demo, "styles")["props"]
-    assert gallery["columns"] == 4 and gallery.get("height") is None  # every style shown, not cut off at a fixed height
+    assert gallery["columns"] == 4 and gallery.get("height") == "auto"  # every style shown, not cut off at a fixed height
     assert ".caption-label" in app_module.CSS and "white-space: normal" in app_module.CSS
     by_name = {d["api_name"]: d for d in demo.config["dependencies"] if d.get("api_name")}
     assert by_name["finetune"]["show_progress_on"] == [ids["progress"]]  # an error marks only the failed output
