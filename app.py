@@ -26,7 +26,7 @@ import gradio as gr  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from stylegan_hub.catalog import listed_styles, load_style, style_thumbnail  # noqa: E402
-from stylegan_hub.errors import StyleGanHubError  # noqa: E402
+from stylegan_hub.errors import ImageTooLargeError, StyleGanHubError  # noqa: E402
 from stylegan_hub.images import load_image, save_image  # noqa: E402
 from stylegan_hub.inference import stylize  # noqa: E402
 from stylegan_hub.models import builtin_names  # noqa: E402
@@ -39,6 +39,7 @@ HERE = Path(__file__).resolve().parent
 EXAMPLES = sorted(str(p) for p in (HERE / "examples").glob("*.jpg"))
 DATA_DIR = Path(os.environ.get("STYLEGAN_HUB_DATA_DIR", Path(tempfile.gettempdir()) / "stylegan-hub-app"))
 MAX_PHOTO_PIXELS = 24_000_000  # a 6000x4000 photo; larger uploads are refused with a message
+MAX_PREVIEW_PIXELS = 100_000_000  # a preview is made at 512 px, so it takes larger photos
 PREVIEW_SIDE = 512
 MAX_STYLE_IMAGES = 20
 TRAIN_RESOLUTION, TRAIN_BATCH = 128, 4
@@ -48,6 +49,11 @@ GOOD_SET = (
     "borders or text. Variety of subjects helps; mixing different looks averages them."
 )
 YOURS = " (yours)"
+# Gradio 6 takes CSS at launch(). Gallery captions wrap instead of being cut ("builtin:cart…").
+CSS = (
+    "#styles .caption-label { white-space: normal; overflow-wrap: anywhere; max-width: 100%; text-overflow: clip; }"
+    " #styles .fixed-height { min-height: 0; }"  # as tall as its rows, not 450 px of empty space under one row
+)
 
 
 def slug(text: str | None, fallback: str) -> str:
@@ -59,16 +65,65 @@ def visitor_dir(request: gr.Request, create: bool = True) -> Path:
     """Each visitor's uploads, results and styles live in their own folder, removed when they leave."""
     directory = DATA_DIR / "visitors" / slug(request.session_hash, "anonymous")
     if create:
+        if directory in _gone:  # a request still queued when its visitor left must not recreate their folder
+            raise gr.Error("This visit has ended; reload the page to start again.")
         directory.mkdir(parents=True, exist_ok=True)
     return directory
 
 
 def forget_visitor(request: gr.Request) -> None:
-    shutil.rmtree(visitor_dir(request, create=False), ignore_errors=True)
+    """A visitor left (tab closed): stop their fine-tune and delete their folder once it has stopped, so that nothing
+    the job still writes (its last checkpoint, the style so far) recreates the folder."""
+    forget_folder(visitor_dir(request, create=False))
 
 
-def user_error(error: Exception) -> gr.Error:
-    return gr.Error(str(error), duration=None)
+def forget_styles(own: dict) -> None:
+    """A visitor's session state expired (also API clients, which never close a tab): forget their folder too."""
+    for path in (own or {}).values():
+        forget_folder(Path(path).parent.parent)  # <visitor>/styles/<name>
+
+
+_gone: set[Path] = set()  # visitors who left: their requests still in the queue are refused
+
+
+def forget_folder(directory: Path) -> None:
+    if directory.parent != DATA_DIR / "visitors":
+        return
+    _gone.add(directory)
+    job = _running.pop(directory, None)
+    if job is None:
+        shutil.rmtree(directory, ignore_errors=True)
+        return
+    job.cancel()
+
+    def remove_when_stopped() -> None:
+        job.wait()
+        shutil.rmtree(directory, ignore_errors=True)
+
+    threading.Thread(target=remove_when_stopped, name=f"forget-{directory.name}", daemon=True).start()
+
+
+def user_error(error: Exception, upload: str | None = None) -> gr.Error:
+    """The library's one-line message for a visitor: their file by its own name, never the server's path to it."""
+    message = str(error)
+    if upload:
+        message = message.replace(str(upload), Path(upload).name)
+    return gr.Error(message, duration=None)
+
+
+def megapixels(pixels: int) -> str:
+    return f"{pixels / 1e6:.0f}" if pixels >= 10_000_000 else f"{pixels / 1e6:.1f}"
+
+
+def photo_as_uploaded(payload, default_preprocess):
+    """The uploaded file's path, as it is. Gradio's own preprocessing opens it with PIL first (a non-image then fails
+    with a raw error and a server path) and converts it to RGB (dropping transparency); the library reads any mode and
+    explains what is wrong in one line. Pasted and webcam images (data URLs) still go through Gradio's."""
+    if payload is None:
+        return None
+    if payload.path is None or (payload.url or "").startswith("data:"):
+        return default_preprocess(payload)
+    return str(payload.path)
 
 
 # ---- Stylize tab ----------------------------------------------------------------------------------------------
@@ -110,8 +165,9 @@ def stylize_photo(photo_path: str | None, style: str, strength: float, preserve_
     style = (style or "").strip()
     if not style:
         raise gr.Error("Pick a style from the gallery, or type a Hub id such as org/style-name.")
+    preview = size.startswith("Preview")
     try:
-        photo = load_image(photo_path, max_pixels=MAX_PHOTO_PIXELS)
+        photo = load_image(photo_path, max_pixels=MAX_PREVIEW_PIXELS if preview else MAX_PHOTO_PIXELS)
         source, anonymous = style_source(style, own)
         generator = load_style(source, anonymous=anonymous)
         result = stylize(
@@ -119,14 +175,25 @@ def stylize_photo(photo_path: str | None, style: str, strength: float, preserve_
             photo,
             strength=strength,
             preserve_color=preserve_color,
-            max_side=PREVIEW_SIDE if size.startswith("Preview") else None,
+            max_side=PREVIEW_SIDE if preview else None,
         )
+    except ImageTooLargeError as error:
+        advice = "choose a smaller photo" if preview else "choose Preview or a smaller photo"
+        raise gr.Error(
+            f"{Path(photo_path).name}: {megapixels(error.pixels)} megapixels is more than the {megapixels(error.max_pixels)} this "
+            f"app takes {'for a preview' if preview else 'at full size'}; {advice}.",
+            duration=None,
+        ) from None
     except (StyleGanHubError, ValueError) as error:
-        raise user_error(error) from None
-    before = photo if photo.size == result.size else photo.resize(result.size)
-    download = visitor_dir(request) / "results" / f"{slug(Path(photo_path).stem, 'photo')}-{slug(style, 'style')}.png"
-    save_image(result, download)
-    return (before, result), str(download)
+        raise user_error(error, photo_path) from None
+    kind = "preview" if preview else "full"  # two downloads of one photo must not share a name
+    folder = visitor_dir(request) / "results" / slug(style, "style")
+    download = save_image(result, folder / f"{slug(Path(photo_path).stem, 'photo')}-{kind}.png")
+    # The slider gets files, not PIL images: Gradio writes a PIL output to a path named by its content without a
+    # temporary file, so two visitors with the same result could be served a half-written copy (seen with 32 at once).
+    shown_as_is = photo.size == result.size and Path(photo_path).suffix.lower() in (".png", ".jpg", ".jpeg", ".webp")  # not TIFF
+    before = photo_path if shown_as_is else save_image(photo.resize(result.size), folder / "before.png")
+    return (str(before), str(download)), str(download)
 
 
 # ---- Fine-tune tab --------------------------------------------------------------------------------------------
@@ -184,19 +251,20 @@ def show_uploads(files: list[str] | None):
 def progress_html(status) -> str:
     fraction = status.step / max(status.total, 1)
     eta = f", about {status.eta:.0f} s left" if status.eta is not None and status.state == "running" else ""
-    losses = " · ".join(f"{name} {value:.3f}" for name, value in status.losses.items())
+    # No loss figures: a GAN's losses jump by orders of magnitude from step to step and say nothing to a visitor;
+    # the live preview shows how the style is coming along.
     words = {
         "starting": "Loading the base model…",
-        "running": f"Step {status.step} of {status.total}{eta}",
+        "running": f"Step {status.step} of {status.total}{eta}. The picture below shows the style as learned so far.",
         "stopping": "Stopping after this step…",
-        "done": f"Done: {status.step} steps in {status.elapsed:.0f} s",
-        "cancelled": f"Cancelled at step {status.step}: the style so far is saved and usable",
+        "done": f"Done: {status.step} steps in {status.elapsed:.0f} s. Your style is in the Stylize tab's gallery.",
+        "cancelled": f"Cancelled at step {status.step}: the style so far is saved, and is in the Stylize tab's gallery.",
         "failed": f"Failed: {html.escape(status.error or '')}",
     }[status.state]
     return (
         f'<div class="train-progress" data-state="{status.state}" data-step="{status.step}">'
         f'<progress max="{status.total}" value="{status.step}" style="width:100%">{fraction:.0%}</progress>'
-        f"<div>{html.escape(words) if status.state != 'failed' else words}</div><small>{html.escape(losses)}</small></div>"
+        f"<div>{html.escape(words) if status.state != 'failed' else words}</div></div>"
     )
 
 
@@ -225,8 +293,14 @@ def start_finetune(files: list[str] | None, base: str, steps: float, name: str, 
     for index, path in enumerate(files):
         try:
             save_image(load_image(path, max_pixels=MAX_PHOTO_PIXELS), style_dir / f"{index:02d}.png")
+        except ImageTooLargeError as error:
+            raise gr.Error(
+                f"{Path(path).name}: {megapixels(error.pixels)} megapixels is more than the {megapixels(error.max_pixels)} this "
+                "app takes; choose a smaller image (256 px or more is enough).",
+                duration=None,
+            ) from None
         except StyleGanHubError as error:
-            raise user_error(error) from None
+            raise user_error(error, path) from None
     output_dir = visitor / "styles" / name
     shutil.rmtree(output_dir, ignore_errors=True)
     config = FinetuneConfig(
@@ -244,19 +318,27 @@ def start_finetune(files: list[str] | None, base: str, steps: float, name: str, 
         job.cancel()
         raise
     finally:
-        if _running.get(visitor) is job:
+        still_here = _running.get(visitor) is job  # forget_visitor takes the job of a visitor who left
+        if still_here and job.status().finished:
             del _running[visitor]
-    if status.state == "failed":
-        raise gr.Error(f"Fine-tuning failed: {status.error}", duration=None)
+    if not still_here:
+        return  # their folder is deleted once the job has stopped: nothing to show to no one
+    if status.state == "failed":  # the visitor's folder is a server path: named by what is in it
+        raise gr.Error(f"Fine-tuning failed: {(status.error or '').replace(str(visitor) + os.sep, '')}", duration=None)
     own = {**own, name + YOURS: str(status.output_dir)}
     yield progress_html(status), status.preview, gallery_items(own), own, name + YOURS
+
+
+def push_choices(own: dict):
+    mine = list(own or {})
+    return gr.Dropdown(choices=mine, value=mine[-1] if mine else None)
 
 
 def push_style(repo_id: str, token: str, private: bool, style: str, own: dict) -> tuple[str, str]:
     """Publish the visitor's style; the token is used for this call only, never stored or logged, and cleared."""
     path = own.get(style) or own.get((style or "") + YOURS)
     if path is None:
-        raise gr.Error("Choose one of your fine-tuned styles (the Style box shows it after training), then push.")
+        raise gr.Error("Choose one of your fine-tuned styles in “Style to push” (fine-tune one first), then push.")
     if not (token or "").strip():  # never fall back to the server's own token
         raise gr.Error("Paste a Hugging Face token with write access (huggingface.co/settings/tokens), then push.")
     try:
@@ -271,17 +353,18 @@ def push_style(repo_id: str, token: str, private: bool, style: str, own: dict) -
 
 def build_app() -> gr.Blocks:
     with gr.Blocks(title="stylegan-hub", delete_cache=(3600, 3600)) as demo:
-        own = gr.State({})  # this visitor's styles: label -> folder
+        own = gr.State({}, delete_callback=forget_styles)  # this visitor's styles: label -> folder
         gr.Markdown("# stylegan-hub\nApply a style to a photo, or teach it your own style from a few images.")
         with gr.Tab("Stylize", id="stylize-tab"):
             with gr.Row():
                 with gr.Column():
                     photo = gr.Image(sources=["upload", "clipboard", "webcam"], type="filepath", label="Photo", elem_id="photo", height=320)
+                    photo.preprocess = lambda payload, default=photo.preprocess: photo_as_uploaded(payload, default)
                     gallery = gr.Gallery(
                         value=gallery_items({}),
                         label="Styles (click one)",
-                        columns=5,
-                        height=220,
+                        columns=4,
+                        height="auto",  # as tall as its rows: every style shown, none cut off, no empty space
                         allow_preview=False,
                         format="png",
                         elem_id="styles",
@@ -315,7 +398,7 @@ def build_app() -> gr.Blocks:
                     eta = gr.Markdown(elem_id="estimate")  # filled on page load (measuring starts then)
                     with gr.Row():
                         start = gr.Button("Start", variant="primary", elem_id="start")
-                        cancel = gr.Button("Cancel", variant="stop", elem_id="cancel")
+                        cancel = gr.Button("Cancel", variant="stop", elem_id="cancel", interactive=False)  # active while training
                 with gr.Column():
                     progress = gr.HTML(elem_id="progress")
                     preview = gr.Image(label="Your style, live", format="png", interactive=False, elem_id="preview")
@@ -323,6 +406,9 @@ def build_app() -> gr.Blocks:
                         repo = gr.Textbox(label="Repo id", placeholder="your-name/my-style", elem_id="repo")
                         token = gr.Textbox(label="Token (write access; used once, never stored)", type="password", elem_id="token")
                         private = gr.Checkbox(label="Private")
+                        to_push = gr.Dropdown(
+                            [], label="Style to push", info="one of yours, fine-tuned above", allow_custom_value=True, elem_id="to-push"
+                        )
                         push = gr.Button("Push", elem_id="push")
                         pushed = gr.Markdown(elem_id="pushed")
 
@@ -339,24 +425,30 @@ def build_app() -> gr.Blocks:
         for button, count in zip(preset_buttons, PRESETS.values()):
             button.click(lambda count=count: count, None, steps, api_name=False)
         steps.change(estimate, steps, eta, api_name=False, concurrency_limit=None)
-        start.click(
+        # Cancel is active only while a fine-tune runs: enabled first, then the fine-tune, then disabled (one chain, so
+        # a refused Start cannot leave it enabled).
+        training = start.click(lambda: gr.Button(interactive=True), None, cancel, api_name=False, queue=False).then(
             start_finetune,
             [files, base, steps, name, own],
             [progress, preview, gallery, own, style],
             api_name="finetune",
             concurrency_id="train",
             concurrency_limit=1,
+            show_progress_on=[progress],  # a refused Start marks the progress box only, not the preview
         )
         cancel.click(cancel_finetune, None, None, api_name="cancel")
-        push.click(push_style, [repo, token, private, style, own], [pushed, token], api_name="push")
+        push.click(push_style, [repo, token, private, to_push, own], [pushed, token], api_name="push", show_progress_on=[pushed])
         demo.load(estimate, steps, eta, api_name=False, concurrency_limit=None)
         demo.unload(forget_visitor)
+        training.then(lambda: gr.Button(interactive=False), None, cancel, api_name=False, queue=False)
+        training.failure(lambda: gr.Button(interactive=False), None, cancel, api_name=False, queue=False)  # .then skips errors
+        own.change(push_choices, own, to_push, api_name=False, queue=False)  # the push list follows the visitor's styles
     return demo
 
 
 def main() -> None:
     shutil.rmtree(DATA_DIR / "visitors", ignore_errors=True)  # a fresh server has no visitors yet
-    build_app().queue(max_size=32).launch(max_file_size="25mb", show_error=True)
+    build_app().queue(max_size=64).launch(max_file_size="25mb", show_error=True, css=CSS)
 
 
 if __name__ == "__main__":

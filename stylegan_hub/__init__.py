@@ -2,12 +2,13 @@
 
 __version__ = "0.1.0"
 
-from .errors import HubError, ImageLoadError, ModelLoadError, StyleGanHubError  # noqa: E402
-from .models import StyleDiscriminator, StyleGenerator, builtin_styles  # noqa: E402
+from .errors import HubError, ImageLoadError, ImageTooLargeError, ModelLoadError, StyleGanHubError  # noqa: E402
+from .names import builtin_styles  # noqa: E402
 
 __all__ = [
     "HubError",
     "ImageLoadError",
+    "ImageTooLargeError",
     "ModelLoadError",
     "StyleDiscriminator",
     "StyleGanHubError",
@@ -15,3 +16,12 @@ __all__ = [
     "__version__",
     "builtin_styles",
 ]
+
+
+def __getattr__(name: str):
+    """The models import torch: loaded on first use, so `stylegan-hub styles` and `--help` start fast."""
+    if name in ("StyleDiscriminator", "StyleGenerator"):
+        from . import models
+
+        return getattr(models, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

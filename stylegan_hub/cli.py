@@ -8,15 +8,28 @@ import sys
 from pathlib import Path
 
 from .errors import StyleGanHubError
-from .inference import PRECISIONS, resolve_device
+from .names import PRECISIONS  # the models and torch are imported by the commands that use them
 
 PROG = "stylegan-hub"
+
+
+def say(message: str) -> None:
+    """Print an error or warning line on stderr through the progress bar's writer, so a running bar is redrawn below
+    it instead of both being mixed on one line."""
+    from tqdm import tqdm
+
+    tqdm.write(message, file=sys.stderr)
+
+
+def show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    say(f"{PROG}: warning: {message}")
 
 
 def cmd_stylize(args: argparse.Namespace) -> int:
     from tqdm.auto import tqdm
 
     from .images import expand_image_paths, save_image
+    from .inference import resolve_device
     from .models import StyleGenerator
 
     if args.output is None and args.output_dir is None:
@@ -45,7 +58,7 @@ def cmd_stylize(args: argparse.Namespace) -> int:
             save_image(result, target)
         except StyleGanHubError as error:
             failures += 1
-            print(f"{PROG}: error: {error}", file=sys.stderr)
+            say(f"{PROG}: error: {error}")
     if len(inputs) > 1 or failures:
         print(f"{len(inputs) - failures} of {len(inputs)} image(s) written to {args.output or args.output_dir}", file=sys.stderr)
     return 1 if failures else 0
@@ -190,7 +203,7 @@ def cached_styles() -> list[str]:
 
 
 def cmd_styles(args: argparse.Namespace) -> int:
-    from .models import builtin_styles
+    from .names import builtin_styles
 
     for name in [*builtin_styles(), *cached_styles()]:
         print(name)
@@ -279,15 +292,22 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    import warnings
+
     args = build_parser().parse_args(argv)
     try:
-        return args.run(args)
+        with warnings.catch_warnings():
+            warnings.showwarning = show_warning
+            return args.run(args)
     except (StyleGanHubError, FloatingPointError) as error:
-        print(f"{PROG}: error: {error}", file=sys.stderr)
+        say(f"{PROG}: error: {error}")
         return 1
     except ValueError as error:  # invalid option values found by the library (strength, tile, resume...)
-        print(f"{PROG}: error: {error}", file=sys.stderr)
+        say(f"{PROG}: error: {error}")
         return 2
+    except OSError as error:  # the file system refused (permissions, a full disk): one line, not a traceback
+        say(f"{PROG}: error: {error.filename + ': ' if error.filename else ''}{error.strerror or error}")
+        return 1
 
 
 if __name__ == "__main__":

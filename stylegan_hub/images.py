@@ -21,7 +21,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
-from stylegan_hub.errors import ImageLoadError
+from stylegan_hub.errors import ImageLoadError, ImageTooLargeError
+from stylegan_hub.files import is_write_failure, new_file_mode, save_error
 
 __all__ = [
     "IMAGE_EXTENSIONS",
@@ -141,8 +142,11 @@ def save_image(image: Image.Image, path: str | os.PathLike[str]) -> Path:
         # NamedTemporaryFile creates the file as 0600; give it normal permissions.
         os.chmod(tmp.name, mode)
         os.replace(tmp.name, path)
-    except BaseException:
+    except BaseException as error:
         Path(tmp.name).unlink(missing_ok=True)
+        if isinstance(error, OSError) and is_write_failure(error):  # disk full, read-only: one line naming the file
+            kept = "the file there before is unchanged" if path.exists() else "no partial file was left"
+            raise save_error(path, error, kept) from None
         raise
     return path
 
@@ -189,9 +193,7 @@ def _mode_for_new_file(path: Path) -> int:
     try:
         return stat.S_IMODE(path.stat().st_mode)
     except FileNotFoundError:
-        umask = os.umask(0)  # the only portable way to read the umask is to set it
-        os.umask(umask)
-        return 0o666 & ~umask
+        return new_file_mode()
 
 
 def _load_file(path: Path, max_pixels: int) -> Image.Image:
@@ -254,9 +256,11 @@ def _check_size(width: int, height: int, name: str, max_pixels: int) -> None:
     if width == 0 or height == 0:
         raise ImageLoadError(f"{name}: has zero size ({width} x {height} pixels)")
     if width * height > max_pixels:
-        raise ImageLoadError(
+        raise ImageTooLargeError(
             f"{name}: {width} x {height} = {width * height:,} pixels is more than the limit"
-            f" of {max_pixels:,}; downscale it or pass a larger max_pixels"
+            f" of {max_pixels:,}; downscale it or pass a larger max_pixels",
+            pixels=width * height,
+            max_pixels=max_pixels,
         )
 
 
@@ -267,8 +271,10 @@ def _normalize(image: Image.Image, name: str, max_pixels: int) -> Image.Image:
         # Decodes the pixels and always returns a new image, so `image` stays as it was.
         image = ImageOps.exif_transpose(image)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise ImageLoadError(
-            f"{name}: more than the limit of {max_pixels:,} pixels ({exc}); downscale it or pass a larger max_pixels"
+        raise ImageTooLargeError(
+            f"{name}: more than the limit of {max_pixels:,} pixels ({exc}); downscale it or pass a larger max_pixels",
+            pixels=image.width * image.height,
+            max_pixels=max_pixels,
         ) from None
     except (OSError, ValueError, SyntaxError, EOFError) as exc:
         raise ImageLoadError(f"{name}: image data is truncated or corrupt ({exc})") from exc

@@ -22,6 +22,7 @@ from PIL import Image
 
 from .errors import StyleGanHubError
 from .images import load_image
+from .names import PRECISIONS
 
 if TYPE_CHECKING:
     from .models.generator import StyleGenerator
@@ -74,9 +75,6 @@ def resolve_device(name: str | None = None) -> torch.device:
     except (RuntimeError, AssertionError) as error:
         raise StyleGanHubError(f"device {name}: not usable here ({str(error).splitlines()[0]}); try --device cpu") from None
     return device
-
-
-PRECISIONS = ("auto", "float32", "bfloat16")
 
 
 @functools.cache

@@ -87,7 +87,7 @@ def served(app_module) -> str:
         port = s.getsockname()[1]
     demo = app_module.build_app().queue(max_size=8)
     _, url, _ = demo.launch(
-        server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True, max_file_size="2mb", show_error=True
+        server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True, max_file_size="2mb", show_error=True, css=app_module.CSS
     )
     yield url
     demo.close()

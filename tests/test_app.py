@@ -158,3 +158,136 @@ def test_estimate_updates_once_measured_and_retries_a_failed_measurement(app_mod
     assert "measuring" in second[0] and "0.50 s per step, measured" in second[-1] and "1.0 min" in second[-1]
     assert list(app_module.estimate(200)) == ["200 steps ≈ **1.8 min** on this machine (0.50 s per step, measured)"]
     assert len(tries) == 2
+
+
+# ---- What a newcomer tripped over (issue 15) -------------------------------------------------------------------
+
+
+def image_of(output) -> Image.Image:
+    return Image.open(output if isinstance(output, str) else output["path"])
+
+
+def test_transparent_photos_keep_their_alpha(client, tmp_path):
+    from gradio_client import handle_file
+
+    rgba = np.random.default_rng(2).integers(0, 255, (40, 64, 4), dtype=np.uint8)
+    rgba[:, :32, 3] = 0  # left half transparent
+    path = tmp_path / "cutout.png"
+    Image.fromarray(rgba, "RGBA").save(path)
+    (_, after), download = client.predict(handle_file(str(path)), "builtin:oil", 1.0, False, "Preview (512 px)", api_name="/stylize")
+    for output in (image_of(after), Image.open(download)):
+        assert output.mode == "RGBA"
+        assert np.array_equal(np.asarray(output)[..., 3], rgba[..., 3])
+
+
+@pytest.mark.parametrize("name,content", [("notes.txt", b"shopping list: eggs, milk\n"), ("empty.png", b"")])
+def test_a_non_image_or_empty_upload_gets_one_line_naming_the_visitors_file(client, tmp_path, name, content):
+    from gradio_client import handle_file
+    from gradio_client.exceptions import AppError
+
+    path = tmp_path / name
+    path.write_bytes(content)
+    with pytest.raises(AppError) as refused:
+        client.predict(handle_file(str(path)), "builtin:oil", 1.0, False, "Preview (512 px)", api_name="/stylize")
+    message = str(refused.value)
+    assert message.startswith(f"{name}: ") and "\n" not in message.strip()
+    assert "/tmp" not in message and "Could not preprocess" not in message and "Error" not in message.split(":")[0]
+
+
+def test_an_oversize_photo_says_what_the_visitor_can_do_and_preview_takes_it(client, app_module, tmp_path, monkeypatch):
+    from gradio_client import handle_file
+    from gradio_client.exceptions import AppError
+
+    monkeypatch.setattr(app_module, "MAX_PHOTO_PIXELS", 2_000_000)  # the server is in this process
+    path = tmp_path / "huge.png"
+    Image.new("RGB", (2000, 1200), "gray").save(path)
+    with pytest.raises(AppError) as refused:
+        client.predict(handle_file(str(path)), "builtin:oil", 1.0, False, "Full size", api_name="/stylize")
+    message = str(refused.value)
+    assert message.startswith("huge.png: 2.4 megapixels is more than the 2.0 this app takes at full size") and "choose Preview or a smaller photo" in message
+    assert "/tmp" not in message and "max_pixels" not in message
+    (_, after), download = client.predict(handle_file(str(path)), "builtin:oil", 1.0, False, "Preview (512 px)", api_name="/stylize")
+    assert image_of(after).size == (512, 307)
+    assert app_module.MAX_PREVIEW_PIXELS == 100_000_000
+
+
+def test_preview_and_full_size_downloads_have_different_names(client, photo):
+    from gradio_client import handle_file
+
+    _, preview = client.predict(handle_file(str(photo)), "builtin:oil", 1.0, False, "Preview (512 px)", api_name="/stylize")
+    _, full = client.predict(handle_file(str(photo)), "builtin:oil", 1.0, False, "Full size", api_name="/stylize")
+    assert Path(preview).name == "photo-preview.png" and Path(full).name == "photo-full.png"
+
+
+def test_progress_shows_no_raw_losses_and_says_where_the_style_went(app_module):
+    from stylegan_hub.training.job import JobStatus
+
+    losses = {"generator": 4321.5, "discriminator": 0.25}
+    running = app_module.progress_html(JobStatus("running", step=5, total=20, losses=losses, eta=30))
+    assert "4321" not in running and "0.25" not in running and "Step 5 of 20" in running
+    for state in ("done", "cancelled"):
+        text = app_module.progress_html(JobStatus(state, step=20, total=20, losses=losses, elapsed=12))
+        assert "Stylize tab" in text and "4321" not in text
+
+
+def component(demo, elem_id):
+    return next(c for c in demo.config["components"] if c["props"].get("elem_id") == elem_id)
+
+
+def test_layout_fixes(app_module):
+    demo = app_module.build_app()
+    ids = {name: component(demo, name)["id"] for name in ("cancel", "progress", "pushed", "styles", "to-push")}
+    assert component(demo, "cancel")["props"]["interactive"] is False  # idle: nothing to cancel
+    gallery = component(demo, "styles")["props"]
+    assert gallery["columns"] == 4 and gallery.get("height") == "auto"  # every style shown, not cut off at a fixed height
+    assert ".caption-label" in app_module.CSS and "white-space: normal" in app_module.CSS
+    by_name = {d["api_name"]: d for d in demo.config["dependencies"] if d.get("api_name")}
+    assert by_name["finetune"]["show_progress_on"] == [ids["progress"]]  # an error marks only the failed output
+    assert by_name["push"]["show_progress_on"] == [ids["pushed"]]
+    assert ids["to-push"] in by_name["push"]["inputs"]
+    named = [d["api_name"] for d in demo.config["dependencies"] if d.get("api_name") and d.get("api_visibility", "public") != "private"]
+    assert [name for name in named if name in ("stylize", "finetune", "cancel", "push")] == ["stylize", "finetune", "cancel", "push"]
+
+
+def test_push_without_a_style_points_to_the_style_to_push_box(client):
+    from gradio_client.exceptions import AppError
+
+    with pytest.raises(AppError, match="Style to push") as refused:
+        client.predict("org/x", "hf_token", False, "", api_name="/push")
+    assert "Style box" not in str(refused.value)
+
+
+class Visitor:
+    def __init__(self, session_hash):
+        self.session_hash = session_hash
+
+
+def test_a_visitor_who_leaves_mid_finetune_leaves_nothing_behind(client, app_module, tmp_path):
+    job = client.submit(style_uploads(tmp_path), "builtin:base", 2000, "abandoned", api_name="/finetune")
+    folder = Path(app_module.DATA_DIR) / "visitors" / client.session_hash
+    deadline = time.time() + 120
+    while time.time() < deadline and not any('data-state="running"' in output[0] for output in job.outputs()):
+        time.sleep(0.2)
+    assert folder.is_dir()
+    app_module.forget_visitor(Visitor(client.session_hash))  # what gradio calls when the tab is closed
+    while time.time() < deadline and not job.done():  # the fine-tune stops (it had 2000 steps to go)
+        time.sleep(0.2)
+    assert job.done()
+    while time.time() < deadline and folder.exists():
+        time.sleep(0.2)
+    time.sleep(1)
+    assert not folder.exists()  # and nothing it wrote while stopping recreated the folder
+    from gradio_client import handle_file
+    from gradio_client.exceptions import AppError
+
+    with pytest.raises(AppError, match="visit has ended"):  # a request still queued when they left
+        client.predict(handle_file(str(style_uploads(tmp_path)[0]["path"])), "builtin:oil", 1.0, False, "Preview (512 px)", api_name="/stylize")
+    assert not folder.exists()
+
+
+def test_an_expired_session_forgets_the_visitors_styles(app_module):
+    folder = Path(app_module.DATA_DIR) / "visitors" / "gone-visitor"
+    (folder / "styles" / "mine").mkdir(parents=True)
+    app_module.forget_styles({"mine (yours)": str(folder / "styles" / "mine")})
+    assert not folder.exists()
+    app_module.forget_styles({"x": "/"})  # only ever a visitor folder

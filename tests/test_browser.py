@@ -98,3 +98,25 @@ def test_stylize_and_finetune_in_the_browser(page, tmp_path):
     expect(page.locator("#style textarea, #style input").first).to_have_value("pencil (yours)")
     page.click("#go")
     expect(page.locator("#result img[src]").first).to_be_visible(timeout=30_000)
+
+
+def test_refused_start_marks_no_unrelated_box_cancel_is_idle_and_every_style_is_named(page, tmp_path):
+    from playwright.sync_api import expect
+
+    # Stylize tab: every style in the gallery is visible with its whole name (5 styles: the last one was cut off).
+    page.set_viewport_size({"width": 1280, "height": 1100})
+    captions = page.locator("#styles .caption-label")
+    expect(captions.first).to_be_visible()
+    for i in range(captions.count()):
+        caption = captions.nth(i)
+        expect(caption).to_be_in_viewport()
+        assert caption.evaluate("e => e.scrollWidth <= e.clientWidth"), caption.inner_text()  # not truncated
+
+    page.get_by_role("tab", name="Fine-tune").click()
+    expect(page.locator("#cancel")).to_be_disabled()  # nothing to cancel yet
+    page.click("#start")  # no style images: refused
+    expect(page.get_by_text("Upload between 1 and 20")).to_be_visible(timeout=15_000)
+    page.wait_for_timeout(500)
+    for box in ("#preview", "#token", "#pushed", "#style-files"):
+        assert page.locator(f"{box} span.error").count() == 0, f"{box} shows an error badge"
+    expect(page.locator("#cancel")).to_be_disabled()

@@ -189,3 +189,50 @@ def test_precision_option_reaches_the_library(photos, tmp_path, tiny_style, caps
     with pytest.raises(SystemExit):
         main(["stylize", "--model", tiny_style, "--precision", "fp8", "-o", str(tmp_path / "x.png"), str(photos / "a.png")])
     assert "invalid choice: 'fp8'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv", [["styles"], ["--help"], ["stylize", "--help"]])
+def test_listing_and_help_do_not_import_torch(argv):
+    """`styles` and `--help` must start fast: they may not import torch (or the training stack)."""
+    from pathlib import Path
+
+    probe = (
+        "import sys; from stylegan_hub.cli import main\n"
+        f"try:\n    main({argv!r})\nexcept SystemExit:\n    pass\n"
+        "heavy = sorted(m for m in ('torch', 'accelerate', 'diffusers', 'gradio') if m in sys.modules)\n"
+        "print('HEAVY', heavy)\n"
+    )
+    repo = Path(__file__).resolve().parent.parent
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=repo, timeout=60)
+    assert "HEAVY []" in done.stdout, done.stdout[-500:] + done.stderr[-2000:]
+
+
+def test_gflops_counts_what_the_flop_counter_counts():
+    from torch.utils.flop_counter import FlopCounterMode
+
+    for config in [dict(base_channels=4, num_downsamples=3, num_res_blocks=1), dict(base_channels=4, num_downsamples=3, decoder_blocks=1, padding_mode="zeros")]:
+        generator = StyleGenerator(**config)
+        with torch.no_grad(), FlopCounterMode(display=False) as counter:
+            generator(torch.zeros(1, 3, 72, 40))  # 70x33 rounded up to multiples of 8
+        assert generator.gflops(70, 33) == pytest.approx(counter.get_total_flops() / 1e9, rel=1e-9)
+
+
+def test_errors_and_warnings_go_through_the_progress_bars_writer(photos, tmp_path, tiny_style, monkeypatch, capsys):
+    """With a progress bar on screen, a plain print lands in the middle of the bar's line."""
+    import warnings
+
+    from tqdm import tqdm
+
+    written = []
+    monkeypatch.setattr(tqdm, "write", classmethod(lambda cls, message, file=None, **kwargs: written.append(message)))
+    (photos / "c.png").write_bytes(b"not a png")
+    assert main(["stylize", "--model", tiny_style, "--output-dir", str(tmp_path / "out"), str(photos)]) == 1
+    assert len(written) == 1 and written[0].startswith("stylegan-hub: error:") and "c.png" in written[0]
+
+    def warns(args):
+        warnings.warn("push at step 2 failed, training goes on", stacklevel=2)
+        return 0
+
+    monkeypatch.setattr("stylegan_hub.cli.cmd_styles", warns)
+    assert main(["styles"]) == 0
+    assert written[-1] == "stylegan-hub: warning: push at step 2 failed, training goes on"

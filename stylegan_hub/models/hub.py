@@ -11,7 +11,6 @@ from __future__ import annotations
 import inspect
 import json
 import os
-import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,32 +20,23 @@ import torch
 from huggingface_hub import PyTorchModelHubMixin
 
 from ..errors import HubError, ModelLoadError, StyleGanHubError
+from ..files import staged_dir
+from ..names import (  # noqa: F401  (re-exported: the names' old home)
+    _REPO_ID,
+    BUILTIN_DIR,
+    BUILTIN_PREFIX,
+    CONFIG_NAME,
+    builtin_names,
+    builtin_styles,
+    is_namespaced_repo_id,
+)
 
 T = TypeVar("T", bound="HubModel")
 
-CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
 DISCRIMINATOR_SUBFOLDER = "discriminator"
-BUILTIN_PREFIX = "builtin:"
-BUILTIN_DIR = Path(__file__).resolve().parent.parent / "builtin"
 # Bumped when a saved model can no longer be read by older code; older formats stay readable.
 FORMAT_VERSION = 1
-_REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")  # what resolving accepts: also legacy ids with no namespace
-
-
-def is_namespaced_repo_id(name: str) -> bool:
-    """`namespace/name`: the form a pushed repo and a card's `base_model` need."""
-    return bool(_REPO_ID.match(name)) and name.count("/") == 1
-
-
-def builtin_names() -> list[str]:
-    """Every model shipped inside the package (the base model and the styles)."""
-    return sorted(BUILTIN_PREFIX + p.name for p in BUILTIN_DIR.iterdir() if (p / CONFIG_NAME).is_file())
-
-
-def builtin_styles() -> list[str]:
-    """Names of the built-in styles, each accepted by `StyleGenerator.from_pretrained`."""
-    return [name for name in builtin_names() if name != BUILTIN_PREFIX + "base"]
 
 
 def resolve_model_dir(
@@ -310,7 +300,12 @@ class HubModel(torch.nn.Module, PyTorchModelHubMixin):
 
         config = dict(self._hub_mixin_config if config is None else config)
         config.update(_class_name=type(self).__name__, _format_version=FORMAT_VERSION, _stylegan_hub_version=__version__)
-        return super().save_pretrained(save_directory, config=config, **kwargs)
+        directory = Path(save_directory)
+        with staged_dir(directory) as staging:  # all files or none: a full disk or a kill leaves the old model whole
+            result = super().save_pretrained(staging, config=config, **kwargs)
+            if (directory / "README.md").exists():  # as the mixin does: an existing card is kept
+                (staging / "README.md").unlink(missing_ok=True)
+        return result
 
     @classmethod
     def from_pretrained(

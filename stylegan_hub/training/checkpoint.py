@@ -7,12 +7,16 @@ scheduler, EMA and RNG states), so a resumed run continues with the same step co
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
 from accelerate import Accelerator
 
+from ..files import is_write_failure, remove_stale_staging, save_error
+
 CHECKPOINT_PREFIX = "checkpoint-"
+PARTIAL_PREFIX = ".partial-"
 
 
 def checkpoint_dirs(output_dir: Path) -> list[Path]:
@@ -28,9 +32,19 @@ def save_checkpoint(accelerator: Accelerator, output_dir: Path, step: int, total
     """Save under a temporary name and rename when complete, so an interrupted save never looks like a checkpoint."""
     root = output_dir / "checkpoints"
     final = root / f"{CHECKPOINT_PREFIX}{step}"
-    partial = root / f".partial-{CHECKPOINT_PREFIX}{step}"
-    accelerator.save_state(str(partial))
+    partial = root / f"{PARTIAL_PREFIX}{CHECKPOINT_PREFIX}{step}"
+    failure = None
+    try:
+        accelerator.save_state(str(partial))
+    except Exception as error:  # a full disk: remove what was written, keep the earlier checkpoints
+        if not is_write_failure(error):
+            raise
+        failure = save_error(final, error, "the partial checkpoint was removed and the earlier ones are intact")
     accelerator.wait_for_everyone()
+    if failure is not None:
+        if accelerator.is_main_process:
+            shutil.rmtree(partial, ignore_errors=True)
+        raise failure
     if accelerator.is_main_process:
         if final.exists():
             shutil.rmtree(final)
@@ -40,6 +54,15 @@ def save_checkpoint(accelerator: Accelerator, output_dir: Path, step: int, total
                 shutil.rmtree(old)
     accelerator.wait_for_everyone()
     return final
+
+
+def remove_partial_saves(output_dir: Path) -> None:
+    """Remove what a killed run left half-written: partial checkpoints and staged model files."""
+    root = output_dir / "checkpoints"
+    for path in root.glob(PARTIAL_PREFIX + "*") if root.is_dir() else []:
+        shutil.rmtree(path, ignore_errors=True)
+    remove_stale_staging(output_dir)
+    remove_stale_staging(output_dir / "discriminator")
 
 
 def resolve_resume(output_dir: Path, resume: str | None) -> tuple[Path, int] | None:
@@ -66,16 +89,32 @@ class LossLog:
         self.enabled = accelerator.is_main_process
 
     def truncate_after(self, step: int) -> None:
-        """Drop the entries of steps after `step`: they belong to a run that is being resumed from there."""
+        """Drop the entries of steps after `step`: they belong to a run that is being resumed or restarted from there
+        (also from 0, when a run was killed before its first checkpoint)."""
         if self.enabled and self.path.exists():
-            kept = [line for line in self.path.read_text().splitlines() if line and json.loads(line)["step"] <= step]
-            self.path.write_text("".join(line + "\n" for line in kept))
+            kept = []
+            for line in self.path.read_text().splitlines():
+                try:
+                    if json.loads(line)["step"] <= step:
+                        kept.append(line)
+                except (ValueError, KeyError, TypeError):  # the half-written last line of a killed run
+                    continue
+            partial = self.path.with_name(self.path.name + ".partial")
+            try:
+                partial.write_text("".join(line + "\n" for line in kept))
+                os.replace(partial, self.path)  # a kill now leaves the old log or the new one, never half of it
+            except OSError as error:
+                partial.unlink(missing_ok=True)
+                raise save_error(self.path, error, "the log is unchanged") from None
 
     def write(self, step: int, values: dict[str, float]) -> None:
         if self.enabled:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            with self.path.open("a") as log:
-                log.write(json.dumps({"step": step, **values}) + "\n")
+            try:
+                with self.path.open("a") as log:
+                    log.write(json.dumps({"step": step, **values}) + "\n")
+            except OSError as error:  # a half line is dropped when the run is resumed
+                raise save_error(self.path, error, "the steps logged before are kept") from None
 
     def read(self) -> list[dict]:
         return [json.loads(line) for line in self.path.read_text().splitlines() if line] if self.path.exists() else []

@@ -24,12 +24,13 @@ from PIL import Image
 from tqdm.auto import tqdm
 
 from ..errors import HubError
+from ..files import staged_dir
 from ..images import save_image
 from ..inference import before_after_grid
 from ..models import StyleDiscriminator, StyleGenerator
 from ..models.hub import DISCRIMINATOR_SUBFOLDER
 from .card import SAMPLE_IMAGE, write_model_card
-from .checkpoint import LossLog, resolve_resume, save_checkpoint
+from .checkpoint import LossLog, remove_partial_saves, resolve_resume, save_checkpoint
 from .config import TrainingConfig
 from .hub import create_repo, push_model_dir
 
@@ -72,11 +73,14 @@ class TrainingRun:
         accelerator.register_for_checkpointing(self.ema)
         self.log = LossLog(self.output_dir, accelerator)
         self.start_step = 0
+        if accelerator.is_main_process:
+            remove_partial_saves(self.output_dir)
+        accelerator.wait_for_everyone()
         resume = resolve_resume(self.output_dir, config.resume)
         if resume is not None:
             accelerator.load_state(str(resume[0]))
             self.start_step = resume[1]
-            self.log.truncate_after(self.start_step)
+        self.log.truncate_after(self.start_step)  # steps logged after the checkpoint (or with none) are run again
         self.completed_step = self.start_step
         self.stop_requested = False
         self.started = time.perf_counter()
@@ -137,14 +141,15 @@ class TrainingRun:
 
     def save_model(self, directory: Path, steps: int) -> None:
         """Write a loadable model directory with the EMA generator, the discriminator, a sample grid and the card."""
-        with self.ema_generator() as generator:
-            generator.save_pretrained(directory)
-            sample = before_after_grid(generator, self.samples)
-        self.discriminator.save_pretrained(directory / DISCRIMINATOR_SUBFOLDER)
-        save_image(sample, directory / SAMPLE_IMAGE)
-        hardware = {"device": self.accelerator.device.type, "num_processes": self.accelerator.num_processes}
-        progress = {"steps": steps, "planned_steps": self.config.steps, "train_seconds": self.seconds}
-        write_model_card(directory, {**self.record, **hardware, **progress})
+        with staged_dir(directory) as staging:  # all of it or nothing: a full disk or a kill keeps the previous model
+            with self.ema_generator() as generator:
+                generator.save_pretrained(staging)
+                sample = before_after_grid(generator, self.samples)
+            self.discriminator.save_pretrained(staging / DISCRIMINATOR_SUBFOLDER)
+            save_image(sample, staging / SAMPLE_IMAGE)
+            hardware = {"device": self.accelerator.device.type, "num_processes": self.accelerator.num_processes}
+            progress = {"steps": steps, "planned_steps": self.config.steps, "train_seconds": self.seconds}
+            write_model_card(staging, {**self.record, **hardware, **progress})
 
     def _push_progress(self, step: int) -> None:
         """Publish the style as it is at a checkpoint; a failed push warns and training goes on."""
