@@ -2,8 +2,9 @@
 
 __version__ = "0.1.0"
 
-from .errors import HubError, ImageLoadError, ModelLoadError, StyleGanHubError  # noqa: E402
+from .errors import HubError, ImageLoadError, ModelLoadError, StyleGanHubError, VideoError  # noqa: E402
 from .models import StyleDiscriminator, StyleGenerator, builtin_styles  # noqa: E402
+from .video import stylize_video  # noqa: E402
 
 __all__ = [
     "HubError",
@@ -12,6 +13,8 @@ __all__ = [
     "StyleDiscriminator",
     "StyleGanHubError",
     "StyleGenerator",
+    "VideoError",
     "__version__",
     "builtin_styles",
+    "stylize_video",
 ]

@@ -15,3 +15,8 @@ class ModelLoadError(StyleGanHubError, ValueError):
 
 class HubError(StyleGanHubError):
     """Talking to the Hugging Face Hub failed: no access, no network, a rejected push or a corrupt download."""
+
+
+class VideoError(StyleGanHubError, ValueError):
+    """A video cannot be read or written: corrupt, truncated, no video stream, an unsupported codec, an output that
+    exists, a full disk, or a clip over a cap."""
