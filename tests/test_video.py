@@ -240,3 +240,99 @@ def test_stylize_video_matches_the_image_path_on_the_first_frame(clip, tmp_path,
     first = next(read_frames(clip))
     expected = np.asarray(generator.stylize(first.copy()))
     assert np.abs(next(read_frames(report.path)).astype(int) - expected).mean() < 3  # H.264 loses a little
+
+
+# ---- the command line ------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def model_dir(generator, tmp_path_factory) -> Path:
+    directory = tmp_path_factory.mktemp("tiny-style")
+    generator.save_pretrained(directory)
+    return directory
+
+
+def test_cli_stylizes_a_clip_and_eval_video_measures_it(clip, tmp_path, model_dir, capsys):
+    from stylegan_hub.cli import main
+
+    steady, plain = tmp_path / "steady.mp4", tmp_path / "plain.mp4"
+    assert main(["stylize", "--model", str(model_dir), str(clip), "-o", str(steady)]) == 0
+    assert main(["stylize", "--model", str(model_dir), str(clip), "-o", str(plain), "--no-stabilize"]) == 0
+    assert probe(steady).frames == 12 and probe(steady).audio == "aac"
+    capsys.readouterr()
+    assert main(["stylize", "--model", str(model_dir), str(clip), "-o", str(steady)]) == 1  # exists: refused
+    assert "already exists; pass --overwrite" in capsys.readouterr().err
+    assert main(["stylize", "--model", str(model_dir), str(clip), "-o", str(steady), "--overwrite"]) == 0
+
+    assert main(["eval-video", "--input", str(clip), str(plain), str(steady), "--output", str(tmp_path / "scores.json")]) == 0
+    printed = capsys.readouterr().out
+    assert "12 frames, 11 pairs measured" in printed and "warping error (x1e-3)" in printed
+    scores = __import__("json").loads((tmp_path / "scores.json").read_text())["results"]
+    assert set(scores) == {"input", str(plain), str(steady)}
+    assert scores[str(steady)]["warping_error"] < scores[str(plain)]["warping_error"]  # (through H.264: ratio in docs)
+
+
+def test_eval_video_refuses_clips_of_different_lengths(clip, tmp_path, capsys):
+    from stylegan_hub.cli import main
+
+    short = tmp_path / "short.mp4"
+    transcode(clip, short, lambda f: f, max_seconds=0.5)
+    assert main(["eval-video", "--input", str(clip), str(short)]) == 1
+    assert "has fewer frames than the others (6)" in capsys.readouterr().err
+
+
+def photos_and_a_clip(directory: Path, clip: Path) -> Path:
+    from PIL import Image
+
+    directory.mkdir()
+    for i, frame in enumerate(clip_frames("zoom", size=(40, 32), frames=5)):
+        Image.fromarray(frame).save(directory / f"photo{i}.png")
+    (directory / "clip.mp4").write_bytes(clip.read_bytes())
+    return directory
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def launch_two(arguments: list[str]) -> subprocess.CompletedProcess:
+    """`accelerate launch` with 2 CPU processes. A free port can be taken by someone else between choosing it and
+    the launcher binding it; that (and only that) failure is retried on a new port."""
+    env = {**os.environ, "ACCELERATE_USE_CPU": "1", "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1", "TQDM_DISABLE": "1"}
+    for _ in range(4):
+        command = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1"]
+        command += ["--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", str(free_port())]
+        done = subprocess.run([*command, "-m", "stylegan_hub.cli", *arguments], env=env, cwd=REPO, capture_output=True, text=True, timeout=300)
+        if not any(sign in done.stderr for sign in ("Address already in use", "EADDRINUSE", "errno: 98")):
+            return done
+    return done
+
+
+def test_two_processes_write_each_input_once_as_one_process_does(clip, tmp_path, model_dir):
+    from stylegan_hub.cli import main
+
+    inputs = photos_and_a_clip(tmp_path / "in", clip)
+    single, shared = tmp_path / "single", tmp_path / "shared"
+    assert main(["stylize", "--model", str(model_dir), "--output-dir", str(single), str(inputs / "*.png"), str(inputs / "clip.mp4")]) == 0
+    arguments = ["stylize", "--model", str(model_dir), "--output-dir", str(shared), str(inputs / "*.png"), str(inputs / "clip.mp4")]
+    done = launch_two(arguments)
+    assert done.returncode == 0, done.stderr[-3000:]
+    lines = [line for line in done.stderr.splitlines() if line.startswith("process ")]
+    assert sorted(line.split(":")[0] for line in lines) == ["process 0 of 2", "process 1 of 2"]
+    assert sorted(line.split(": ")[1].split(",")[0] for line in lines) == ["3 written", "3 written"]  # 6 inputs, each once
+    assert all("images/s)" in line for line in lines)
+    assert "6 of 6 file(s) written" in done.stderr
+    names = sorted(p.name for p in single.iterdir())
+    assert names == sorted(p.name for p in shared.iterdir()) and len(names) == 6  # no temporary files left either
+    for name in names:
+        assert (single / name).read_bytes() == (shared / name).read_bytes(), name
+
+    (shared / "photo3.png").unlink()  # as if that process had been stopped before it
+    again = launch_two([*arguments, "--skip-existing"])
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "1 of 6 file(s) written" in again.stderr and "(5 already there, skipped)" in again.stderr
+    assert (shared / "photo3.png").read_bytes() == (single / "photo3.png").read_bytes()

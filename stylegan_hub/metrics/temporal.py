@@ -99,3 +99,33 @@ def frame_difference(frames: Iterable[np.ndarray]) -> float:
             values.append(float(np.abs(current - previous).mean()))
         previous = current
     return float(np.mean(values))
+
+
+def evaluate_clips(source, outputs, *, max_frames: int | None = None) -> tuple[dict[str, dict[str, float]], TemporalMeter]:
+    """Warping error and frame difference of the clip `source` itself ("input") and of each clip in `outputs`
+    (stylized versions of it: same frame count, any size; the input is scaled to each output's size for the flow)."""
+    import itertools
+
+    import cv2
+
+    from ..errors import VideoError
+    from ..video.io import read_frames
+
+    names = ["input", *(str(path) for path in outputs)]
+    streams = [read_frames(source), *(read_frames(path) for path in outputs)]
+    meter = TemporalMeter()
+    count = 0
+    for frames in itertools.islice(itertools.zip_longest(*streams), max_frames):
+        missing = [name for name, frame in zip(names, frames) if frame is None]
+        if missing:
+            raise VideoError(f"{missing[0]}: has fewer frames than the others ({count}); compare clips of the same length")
+        height, width = frames[1].shape[:2] if len(frames) > 1 else frames[0].shape[:2]
+        for name, frame in zip(names[1:], frames[1:]):
+            if frame.shape[:2] != (height, width):
+                raise VideoError(f"{name}: frames are {frame.shape[1]}x{frame.shape[0]}, the first output's {width}x{height}")
+        base = frames[0] if frames[0].shape[:2] == (height, width) else cv2.resize(frames[0], (width, height), interpolation=cv2.INTER_AREA)
+        meter.update(base, dict(zip(names, (base, *frames[1:]))))
+        count += 1
+    if count < 2:
+        raise VideoError(f"{source}: needs at least 2 frames to measure stability, got {count}")
+    return meter.results(), meter
