@@ -336,3 +336,54 @@ def test_two_processes_write_each_input_once_as_one_process_does(clip, tmp_path,
     assert again.returncode == 0, again.stderr[-3000:]
     assert "1 of 6 file(s) written" in again.stderr and "(5 already there, skipped)" in again.stderr
     assert (shared / "photo3.png").read_bytes() == (single / "photo3.png").read_bytes()
+
+
+# ---- the app's Video tab ---------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def client(served):
+    from gradio_client import Client
+
+    return Client(served, verbose=False)
+
+
+def video_path(value) -> str:
+    return value["video"] if isinstance(value, dict) and "video" in value else value["path"] if isinstance(value, dict) else value
+
+
+def test_app_previews_the_first_seconds_with_sound(client, tmp_path):
+    from gradio_client import handle_file
+
+    clip = make_clip("object", tmp_path / "holiday.mp4", size=SIZE, frames=30, fps=12, audio=True)  # 2.5 s
+    progress, result = client.predict(handle_file(str(clip)), "builtin:oil", 1.0, False, True, api_name="/video_preview")
+    info = probe(video_path(result))
+    assert info.frames == 24 and info.fps == 12 and info.audio == "aac"  # the first 2 s, with their sound
+    assert 'data-state="done"' in progress and "Done: 24 frames" in progress
+
+
+def test_app_refuses_a_clip_over_the_cap_naming_it(client, tmp_path):
+    from gradio_client import handle_file
+    from gradio_client.exceptions import AppError
+
+    long = write_clip(tmp_path / "long-holiday.mp4", (np.full((32, 32, 3), i % 255, np.uint8) for i in range(62)), fps=1)
+    with pytest.raises(AppError, match=r"long-holiday\.mp4: 62 s long; clips here are up to 60 s"):
+        client.predict(handle_file(str(long)), "builtin:oil", 1.0, False, True, api_name="/video_preview")
+    broken = tmp_path / "broken-holiday.mp4"
+    broken.write_bytes(os.urandom(2000))
+    with pytest.raises(AppError, match=r"broken-holiday\.mp4: not a readable video"):
+        client.predict(handle_file(str(broken)), "builtin:oil", 1.0, False, True, api_name="/stylize_video")
+
+
+def test_app_cancel_stops_the_whole_clip(client, tmp_path):
+    from gradio_client import handle_file
+
+    clip = make_clip("pan", tmp_path / "long-pan.mp4", size=(192, 128), frames=720, fps=24)  # 30 s: far from done when cancelled
+    job = client.submit(handle_file(str(clip)), "builtin:oil", 1.0, False, True, api_name="/stylize_video")
+    for update in job:
+        if 'data-state="running"' in update[0] and 'data-done="0"' not in update[0]:
+            client.predict(api_name="/cancel_video")
+            break
+    job.result(timeout=120)
+    final = job.outputs()[-1]
+    assert 'data-state="cancelled"' in final[0] and final[1] is None
