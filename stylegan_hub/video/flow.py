@@ -13,7 +13,8 @@ import numpy as np
 # Consistency check of the forward and backward flows (Sundaram et al. 2010, as Ruder et al. 2016 use for video
 # style transfer): a pixel is visible in both frames when the two flows cancel out up to this tolerance.
 CONSISTENCY_SCALE, CONSISTENCY_PIXELS = 0.01, 0.5
-PHOTOMETRIC_TOLERANCE = 0.1  # a matched pixel whose colour differs by more (of the range) counts as not matched
+PHOTOMETRIC_TOLERANCE = 0.1  # a matched pixel whose brightness differs by more (of the range) counts as not matched
+PHOTOMETRIC_BLUR = 3.0  # pixels (Gaussian sigma) of blur before brightness is compared
 CUT_MATCHED_SHARE = 0.4  # fewer matched pixels than this between two frames: a hard cut
 
 
@@ -76,7 +77,10 @@ def match(flow: FlowEstimator, gray: np.ndarray, previous: np.ndarray) -> tuple[
     the forward and backward flows agree (not occluded); matched = consistent and of similar brightness."""
     backward, forward = flow(gray, previous), flow(previous, gray)
     agreed = consistent(backward, forward)
-    difference = np.abs(warp(previous, backward, cv2.INTER_LINEAR).astype(np.float32) - gray) / 255
+    # Brightness is compared after a blur: fine texture resampled at a sub-pixel shift differs a lot pixel by pixel
+    # even where the flow is right, while what the check is for (occlusions, a changed scene) is larger.
+    blurred = [cv2.GaussianBlur(image.astype(np.float32), (0, 0), PHOTOMETRIC_BLUR) for image in (gray, previous)]
+    difference = np.abs(warp(blurred[1], backward, cv2.INTER_LINEAR) - blurred[0]) / 255
     return backward, agreed, agreed & (difference <= PHOTOMETRIC_TOLERANCE)
 
 
