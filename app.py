@@ -270,7 +270,7 @@ def push_style(repo_id: str, token: str, private: bool, style: str, own: dict) -
 
 VIDEO_MAX_SECONDS = 60  # longer clips are refused with a message; the command line has no cap
 VIDEO_MAX_BYTES = 25_000_000
-VIDEO_MAX_SIDE = 720  # clips are stylized at up to 720p here (the command line keeps the full size)
+VIDEO_MAX_SIDE = 720  # the longer side clips are stylized at here (1080p: 720x405); the command line keeps the full size
 VIDEO_PREVIEW_SECONDS = 2
 _video_cancels: dict[Path, threading.Event] = {}  # each visitor's clip in progress, so their Cancel button reaches it
 
@@ -392,7 +392,7 @@ def video_tab(own: gr.State) -> None:
     """The Video tab and its events (built inside `build_app`'s Blocks)."""
     with gr.Tab("Video", id="video-tab"):
         gr.Markdown(
-            f"Stylize a clip of up to {VIDEO_MAX_SECONDS} s (at up to {VIDEO_MAX_SIDE}p here; the sound, frame rate and "
+            f"Stylize a clip of up to {VIDEO_MAX_SECONDS} s (its longer side at up to {VIDEO_MAX_SIDE} px here; the sound, frame rate and "
             "length are kept). **Preview** does the first "
             f"{VIDEO_PREVIEW_SECONDS} s; **Stylize whole clip** the rest, with progress and **Cancel**."
         )

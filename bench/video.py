@@ -5,7 +5,7 @@
     python bench/video.py --device cuda --sections speed --sizes 1080p 4k   # on a GPU
 
 - speed: frames per second of `stylize_video` (decode, stylize, stabilise, encode) on a generated pan clip at 720p
-  and 1080p, stabilised and per-frame, and at 1080p with a 720-px working size (`max_side=720`); plus the median
+  and 1080p, stabilised and per-frame, and at 1080p with a 720-px longer side (`max_side=720`: 720x405); plus the median
   per-frame time of the generator alone and of the optical flow alone. Torch uses `--threads` (default 2) threads.
 - stability: Lai et al.'s warping error of the input clip, the per-frame output and the stabilised output on each
   test clip (pan, zoom, moving object, hard cut; `stylegan_hub/video/clips.py`, encoded to H.264 first like real
@@ -36,8 +36,11 @@ REPO = Path(__file__).resolve().parent.parent
 SIZES = {"480p": (854, 480), "720p": (1280, 720), "1080p": (1920, 1080), "4k": (3840, 2160)}
 
 
-def speed(model: str, sizes: list[str], frames: int, device: str) -> list[dict]:
+def speed(model: str, sizes: list[str], frames: int, rounds: int, device: str) -> list[dict]:
+    """Each variant runs `rounds` times, the variants taking turns, so load on a shared machine hits them alike;
+    frames per second are the median (min-max) over rounds, each round a whole `stylize_video` call."""
     from stylegan_hub import StyleGenerator, stylize_video
+    from stylegan_hub.video import read_frames
     from stylegan_hub.video.clips import make_clip
     from stylegan_hub.video.flow import MotionTracker
     from stylegan_hub.video.stylize import FrameStylizer
@@ -50,14 +53,17 @@ def speed(model: str, sizes: list[str], frames: int, device: str) -> list[dict]:
             variants = [("stabilised", True, None), ("per-frame", False, None)]
             if name in ("1080p", "4k"):
                 variants.append(("stabilised, max_side 720", True, 720))
-            for label, stabilize, max_side in variants:
+            measured: dict[str, list[float]] = {label: [] for label, _, _ in variants}
+            for label, stabilize, max_side in variants:  # warm-up
                 stylize_video(generator, clip, Path(scratch) / "warm.mp4", overwrite=True, max_seconds=2 / 24, stabilize=stabilize, max_side=max_side)
-                report = stylize_video(generator, clip, Path(scratch) / "out.mp4", overwrite=True, stabilize=stabilize, max_side=max_side)
-                rows.append({"size": name, "variant": label, "frames": report.frames, "fps": report.fps})
-                print(f"speed {name} {label}: {report.fps:.2f} frames/s ({report.frames} frames in {report.seconds:.1f} s)", flush=True)
+            for _ in range(rounds):
+                for label, stabilize, max_side in variants:
+                    report = stylize_video(generator, clip, Path(scratch) / "out.mp4", overwrite=True, stabilize=stabilize, max_side=max_side)
+                    measured[label].append(report.fps)
+                    print(f"speed {name} {label}: {report.fps:.2f} frames/s", flush=True)
+            for label, values in measured.items():
+                rows.append({"size": name, "variant": label, "fps": statistics.median(values), "min": min(values), "max": max(values)})
             # Where the time goes: the generator and the flow alone, per frame (median).
-            from stylegan_hub.video import read_frames
-
             sample = list(read_frames(clip))[:6]
             plain, tracker = FrameStylizer(generator, stabilize=False), MotionTracker()
             generator_times, flow_times = [], []
@@ -70,11 +76,8 @@ def speed(model: str, sizes: list[str], frames: int, device: str) -> list[dict]:
                 start = time.perf_counter()
                 tracker.update(frame)
                 flow_times.append(time.perf_counter() - start)
-            rows.append(
-                {"size": name, "variant": "generator alone (s/frame)", "median": statistics.median(generator_times[1:])}
-                | {"flow_median": statistics.median(flow_times[1:])}
-            )
-            print(f"speed {name}: generator {statistics.median(generator_times[1:]):.3f} s/frame, flow {statistics.median(flow_times[1:]):.3f} s/frame", flush=True)
+            rows.append({"size": name, "variant": "parts", "generator_s": statistics.median(generator_times[1:]), "flow_s": statistics.median(flow_times[1:])})
+            print(f"speed {name}: generator {rows[-1]['generator_s']:.3f} s/frame, flow {rows[-1]['flow_s']:.3f} s/frame", flush=True)
     return rows
 
 
@@ -127,24 +130,30 @@ import resource, sys, tempfile, torch
 from pathlib import Path
 torch.set_num_threads(int(sys.argv[3]))
 from stylegan_hub import StyleGenerator, stylize_video
-from stylegan_hub.video.clips import make_clip
+generator = StyleGenerator.from_pretrained(sys.argv[1])
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6
 with tempfile.TemporaryDirectory() as scratch:
-    clip = make_clip("pan", Path(scratch) / "clip.mp4", size=(1920, 1080), frames=int(sys.argv[2]))
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    report = stylize_video(StyleGenerator.from_pretrained(sys.argv[1]), clip, Path(scratch) / "out.mp4")
-    print(report.frames, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6)
+    report = stylize_video(generator, sys.argv[2], Path(scratch) / "out.mp4", tile=int(sys.argv[4]) if sys.argv[4] != "auto" else None)
+    print(report.frames, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6, before)
 """
 
 
-def memory(model: str, lengths: list[int], threads: int) -> list[dict]:
+def memory(model: str, lengths: list[int], threads: int, tiles: list[str]) -> list[dict]:
+    """Peak RSS of a fresh process stylizing a 1080p clip made beforehand (`before`: its peak once the model is loaded)."""
+    from stylegan_hub.video.clips import make_clip
+
     rows = []
-    for length in lengths:
-        done = subprocess.run(
-            [sys.executable, "-c", MEMORY_CHILD, model, str(length), str(threads)], capture_output=True, text=True, cwd=REPO, check=True
-        )
-        frames, peak = done.stdout.split()
-        rows.append({"frames": int(frames), "peak_rss_gb": float(peak)})
-        print(f"memory 1080p {frames} frames: peak RSS {float(peak):.2f} GB", flush=True)
+    scratch = tempfile.TemporaryDirectory()
+    clips = {length: make_clip("pan", Path(scratch.name) / f"{length}.mp4", size=(1920, 1080), frames=length) for length in lengths}
+    for tile in tiles:
+        for length in lengths if tile == "auto" else lengths[:1]:
+            done = subprocess.run(
+                [sys.executable, "-c", MEMORY_CHILD, model, str(clips[length]), str(threads), tile], capture_output=True, text=True, cwd=REPO, check=True
+            )
+            frames, peak, before = done.stdout.split()
+            rows.append({"frames": int(frames), "tile": tile, "peak_rss_gb": float(peak), "before_gb": float(before)})
+            print(f"memory 1080p {frames} frames, tile {tile}: peak RSS {float(peak):.2f} GB (model loaded: {float(before):.2f} GB)", flush=True)
+    scratch.cleanup()
     return rows
 
 
@@ -176,9 +185,11 @@ def main() -> None:
     parser.add_argument("--model", default="builtin:oil")
     parser.add_argument("--sections", nargs="+", default=["speed", "stability", "memory", "strip"])
     parser.add_argument("--sizes", nargs="+", default=["720p", "1080p"], choices=list(SIZES))
-    parser.add_argument("--speed-frames", type=int, default=24)
+    parser.add_argument("--speed-frames", type=int, default=12)
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--stability-frames", type=int, default=48)
     parser.add_argument("--memory-frames", type=int, nargs="+", default=[12, 48])
+    parser.add_argument("--memory-tiles", nargs="+", default=["auto", "512"], help="tile sizes to measure (auto: as users run it)")
     parser.add_argument("--threads", type=int, default=2, help="torch threads (default: %(default)s)")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--json", default=None, help="also write every figure here")
@@ -186,11 +197,11 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     results = {"threads": args.threads, "device": args.device, "model": args.model}
     if "speed" in args.sections:
-        results["speed"] = speed(args.model, args.sizes, args.speed_frames, args.device)
+        results["speed"] = speed(args.model, args.sizes, args.speed_frames, args.rounds, args.device)
     if "stability" in args.sections:
         results["stability"] = stability(args.model, args.stability_frames, (480, 270))
     if "memory" in args.sections:
-        results["memory"] = memory(args.model, args.memory_frames, args.threads)
+        results["memory"] = memory(args.model, args.memory_frames, args.threads, args.memory_tiles)
     if "strip" in args.sections:
         strip(args.model, REPO / "docs" / "images" / "video-strip.jpg")
     results["peak_rss_gb_this_process"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6
