@@ -65,7 +65,8 @@ def cmd_stylize(args: argparse.Namespace) -> int:
         print(summary.line(), file=sys.stderr, flush=True)
     if workers.is_main and (len(inputs) > 1 or failures or skipped):
         skipped_note = f" ({skipped} already there, skipped)" if skipped else ""
-        print(f"{written} of {len(inputs)} file(s) written to {args.output or args.output_dir}{skipped_note}", file=sys.stderr)
+        rate = f" ({summary.rate:.2f} images/s)" if workers.shard.count == 1 and written else ""
+        print(f"{written} of {len(inputs)} file(s) written to {args.output or args.output_dir}{skipped_note}{rate}", file=sys.stderr)
     return 1 if failures else 0
 
 

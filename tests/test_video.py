@@ -3,6 +3,7 @@ and nothing half-written), optical flow on clips with known motion, stabilisatio
 `stylize`/`eval-video` commands and scale-out batch stylizing. Tiny clips, few frames, tiny models."""
 
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -328,12 +329,13 @@ def launch_two(arguments: list[str]) -> subprocess.CompletedProcess:
     return done
 
 
-def test_two_processes_write_each_input_once_as_one_process_does(clip, tmp_path, model_dir):
+def test_two_processes_write_each_input_once_as_one_process_does(clip, tmp_path, model_dir, capsys):
     from stylegan_hub.cli import main
 
     inputs = photos_and_a_clip(tmp_path / "in", clip)
     single, shared = tmp_path / "single", tmp_path / "shared"
     assert main(["stylize", "--model", str(model_dir), "--output-dir", str(single), str(inputs / "*.png"), str(inputs / "clip.mp4")]) == 0
+    assert re.search(r"6 of 6 file\(s\) written to .* \([\d.]+ images/s\)$", capsys.readouterr().err.strip())
     arguments = ["stylize", "--model", str(model_dir), "--output-dir", str(shared), str(inputs / "*.png"), str(inputs / "clip.mp4")]
     done = launch_two(arguments)
     assert done.returncode == 0, done.stderr[-3000:]
