@@ -169,10 +169,10 @@ def check_output(dst: str | os.PathLike, *, overwrite: bool) -> Path:
     dst = Path(dst)
     if dst.suffix.lower() not in OUTPUT_FORMATS:
         raise VideoError(f"{dst}: cannot write video as {dst.suffix or 'a file without a suffix'}; use one of {', '.join(sorted(OUTPUT_FORMATS))}")
-    if dst.exists() and not overwrite:
-        raise VideoError(f"{dst}: already exists; pass --overwrite (overwrite=True) to replace it, or choose another name")
     if dst.is_dir():
         raise VideoError(f"{dst}: is a folder; give a file name such as {dst / 'styled.mp4'}")
+    if dst.exists() and not overwrite:
+        raise VideoError(f"{dst}: already exists; pass --overwrite (overwrite=True) to replace it, or choose another name")
     return dst
 
 
