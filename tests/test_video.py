@@ -175,6 +175,9 @@ def test_existing_output_is_refused_unless_overwrite(clip, tmp_path, generator):
     assert probe(out).frames == 3
     with pytest.raises(VideoError, match="cannot write video as .gif"):
         stylize_video(generator, clip, tmp_path / "styled.gif")
+    (tmp_path / "folder.mp4").mkdir()
+    with pytest.raises(VideoError, match="is a folder; give a file name"):
+        stylize_video(generator, clip, tmp_path / "folder.mp4", overwrite=True)
 
 
 def test_full_disk_leaves_nothing(clip, tmp_path):
