@@ -348,6 +348,161 @@ def push_style(repo_id: str, token: str, private: bool, style: str, own: dict) -
     return f"Published: [{result.url}]({result.url})", ""
 
 
+# ---- Video tab ------------------------------------------------------------------------------------------------
+
+VIDEO_MAX_SECONDS = 60  # longer clips are refused with a message; the command line has no cap
+VIDEO_MAX_BYTES = 25_000_000
+VIDEO_MAX_SIDE = 720  # the longer side clips are stylized at here (1080p: 720x405); the command line keeps the full size
+VIDEO_PREVIEW_SECONDS = 2
+_video_cancels: dict[Path, threading.Event] = {}  # each visitor's clip in progress, so their Cancel button reaches it
+
+
+def check_clip(clip_path: str | None):
+    """The uploaded clip's facts, or a message naming the visitor's file when it is over a cap or unreadable."""
+    from stylegan_hub.video import probe
+
+    if not clip_path:
+        raise gr.Error("Upload a video clip first (MP4, MOV, MKV or WebM).")
+    name = Path(clip_path).name
+    size = Path(clip_path).stat().st_size
+    if size > VIDEO_MAX_BYTES:
+        raise gr.Error(f"{name}: {size / 1e6:.0f} MB; clips here are up to {VIDEO_MAX_BYTES / 1e6:.0f} MB. Trim or compress it, or use the command line.", duration=None)
+    try:
+        info = probe(clip_path)
+    except StyleGanHubError as error:
+        raise gr.Error(f"{name}: {str(error).split(': ', 1)[-1]}", duration=None) from None
+    if info.duration > VIDEO_MAX_SECONDS:
+        raise gr.Error(
+            f"{name}: {info.duration:.0f} s long; clips here are up to {VIDEO_MAX_SECONDS} s. Trim it, or use the command line "
+            "(stylegan-hub stylize), which has no cap.",
+            duration=None,
+        )
+    return info
+
+
+def video_progress_html(state: str, done: int, total: int, seconds: float) -> str:
+    words = {
+        "running": f"Frame {done} of {total}" + (f", {done / seconds:.1f} frames/s" if seconds > 0 and done else ""),
+        "done": f"Done: {done} frames in {seconds:.0f} s",
+        "cancelled": f"Cancelled at frame {done}; nothing was kept",
+    }[state]
+    return (
+        f'<div class="video-progress" data-state="{state}" data-done="{done}">'
+        f'<progress max="{max(total, 1)}" value="{done}" style="width:100%"></progress><div>{html.escape(words)}</div></div>'
+    )
+
+
+def stylize_clip(clip_path: str | None, style: str, strength: float, preserve_color: bool, stabilize: bool, preview: bool, own: dict, request: gr.Request):
+    """Stream a clip's stylizing: progress, then the stylized clip (the first seconds for a preview)."""
+    from stylegan_hub.video import Cancelled, stylize_video
+
+    info = check_clip(clip_path)
+    style = (style or "").strip()
+    if not style:
+        raise gr.Error("Pick a style, or type a Hub id such as org/style-name.")
+    try:
+        source, anonymous = style_source(style, own)
+        generator = load_style(source, anonymous=anonymous)
+    except (StyleGanHubError, ValueError) as error:
+        raise user_error(error) from None
+    visitor = visitor_dir(request)
+    kind = "preview" if preview else "full"
+    target = visitor / "results" / f"{slug(Path(clip_path).stem, 'clip')}-{slug(style, 'style')}-{kind}.mp4"
+    seconds = VIDEO_PREVIEW_SECONDS if preview else None
+    total = min(info.frames, round(VIDEO_PREVIEW_SECONDS * float(info.fps))) if preview else info.frames
+    cancel, status, outcome = threading.Event(), {"done": 0, "total": max(total, 1)}, {}
+    _video_cancels[visitor] = cancel
+
+    def work() -> None:
+        try:
+            outcome["report"] = stylize_video(
+                generator,
+                clip_path,
+                target,
+                strength=strength,
+                preserve_color=preserve_color,
+                max_side=VIDEO_MAX_SIDE,
+                stabilize=stabilize,
+                overwrite=True,
+                max_seconds=seconds,
+                progress=lambda done, count: status.update(done=done, total=count),
+                cancel=cancel,
+            )
+        except Exception as error:  # reported to the visitor below
+            outcome["error"] = error
+
+    worker = threading.Thread(target=work, name="stylize-clip", daemon=True)
+    start = time.perf_counter()
+    worker.start()
+    try:
+        while worker.is_alive():
+            yield video_progress_html("running", status["done"], status["total"], time.perf_counter() - start), gr.skip()
+            worker.join(timeout=0.5)
+    except GeneratorExit:  # the visitor left or an API client cancelled the event: stop at the next frame
+        cancel.set()
+        raise
+    finally:
+        if _video_cancels.get(visitor) is cancel:
+            del _video_cancels[visitor]
+    error = outcome.get("error")
+    if isinstance(error, Cancelled):
+        yield video_progress_html("cancelled", status["done"], status["total"], 0), None
+        return
+    if error is not None:
+        if isinstance(error, (StyleGanHubError, ValueError)):
+            raise gr.Error(f"{Path(clip_path).name}: {str(error).split(': ', 1)[-1]}", duration=None)
+        raise error
+    report = outcome["report"]
+    yield video_progress_html("done", report.frames, report.frames, report.seconds), str(report.path)
+
+
+def preview_clip(clip_path, style, strength, preserve_color, stabilize, own, request: gr.Request):
+    yield from stylize_clip(clip_path, style, strength, preserve_color, stabilize, True, own, request)
+
+
+def stylize_whole_clip(clip_path, style, strength, preserve_color, stabilize, own, request: gr.Request):
+    yield from stylize_clip(clip_path, style, strength, preserve_color, stabilize, False, own, request)
+
+
+def cancel_clip(request: gr.Request) -> None:
+    cancel = _video_cancels.get(visitor_dir(request, create=False))
+    if cancel is not None:
+        cancel.set()
+
+
+def video_tab(own: gr.State) -> None:
+    """The Video tab and its events (built inside `build_app`'s Blocks)."""
+    with gr.Tab("Video", id="video-tab"):
+        gr.Markdown(
+            f"Stylize a clip of up to {VIDEO_MAX_SECONDS} s (its longer side at up to {VIDEO_MAX_SIDE} px here; the sound, frame rate and "
+            "length are kept). **Preview** does the first "
+            f"{VIDEO_PREVIEW_SECONDS} s; **Stylize whole clip** the rest, with progress and **Cancel**."
+        )
+        with gr.Row():
+            with gr.Column():
+                clip = gr.Video(sources=["upload"], label="Clip", format=None, include_audio=True, elem_id="clip", height=320)
+                style = gr.Dropdown(
+                    listed_styles(), value=listed_styles()[0], allow_custom_value=True, label="Style",
+                    info="a listed style, your own (name (yours)) or a Hub id org/style-name", elem_id="video-style",
+                )
+                with gr.Row():
+                    strength = gr.Slider(0, 1, value=1, step=0.05, label="Strength")
+                    preserve = gr.Checkbox(label="Keep the clip's colours")
+                    stabilize = gr.Checkbox(value=True, label="No flicker (stabilise)")
+                with gr.Row():
+                    preview = gr.Button(f"Preview ({VIDEO_PREVIEW_SECONDS} s)", elem_id="video-preview")
+                    whole = gr.Button("Stylize whole clip", variant="primary", elem_id="video-go")
+                    cancel = gr.Button("Cancel", variant="stop", elem_id="video-cancel")
+            with gr.Column():
+                progress = gr.HTML(elem_id="video-progress")
+                result = gr.Video(label="Stylized", format=None, interactive=False, elem_id="video-result", height=420)
+    inputs = [clip, style, strength, preserve, stabilize, own]
+    options = dict(concurrency_id="video", concurrency_limit=1)
+    preview.click(preview_clip, inputs, [progress, result], api_name="video_preview", **options)
+    whole.click(stylize_whole_clip, inputs, [progress, result], api_name="stylize_video", **options)
+    cancel.click(cancel_clip, None, None, api_name="cancel_video")
+
+
 # ---- Layout ---------------------------------------------------------------------------------------------------
 
 
@@ -411,6 +566,7 @@ def build_app() -> gr.Blocks:
                         )
                         push = gr.Button("Push", elem_id="push")
                         pushed = gr.Markdown(elem_id="pushed")
+        video_tab(own)
 
         gallery.select(choose_style, None, style, api_name=False)
         go.click(

@@ -2,7 +2,7 @@
 
 __version__ = "0.1.0"
 
-from .errors import HubError, ImageLoadError, ImageTooLargeError, ModelLoadError, StyleGanHubError  # noqa: E402
+from .errors import HubError, ImageLoadError, ImageTooLargeError, ModelLoadError, StyleGanHubError, VideoError  # noqa: E402
 from .names import builtin_styles  # noqa: E402
 
 __all__ = [
@@ -13,15 +13,21 @@ __all__ = [
     "StyleDiscriminator",
     "StyleGanHubError",
     "StyleGenerator",
+    "VideoError",
     "__version__",
     "builtin_styles",
+    "stylize_video",
 ]
 
 
 def __getattr__(name: str):
-    """The models import torch: loaded on first use, so `stylegan-hub styles` and `--help` start fast."""
+    """The models and video import torch: loaded on first use, so `stylegan-hub styles` and `--help` start fast."""
     if name in ("StyleDiscriminator", "StyleGenerator"):
         from . import models
 
         return getattr(models, name)
+    if name == "stylize_video":
+        from .video import stylize_video
+
+        return stylize_video
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -31,37 +31,94 @@ def cmd_stylize(args: argparse.Namespace) -> int:
     from .images import expand_image_paths, save_image
     from .inference import resolve_device
     from .models import StyleGenerator
+    from .sharding import Workers, run_batch
+    from .video import is_video_path
 
     if args.output is None and args.output_dir is None:
         raise StyleGanHubError("say where results go: --output-dir DIR (one PNG per input) or -o FILE (one input)")
     inputs = expand_image_paths(args.inputs)
     if args.output is not None and len(inputs) != 1:
         raise StyleGanHubError(f"-o FILE takes exactly one input, got {len(inputs)}; use --output-dir for several")
-    targets = [Path(args.output)] if args.output else [Path(args.output_dir) / f"{path.stem}.png" for path in inputs]
+    targets = [Path(args.output)] if args.output else [Path(args.output_dir) / output_name(path) for path in inputs]
     clashes = sorted({t.name for t in targets if targets.count(t) > 1})
     if clashes:
         raise StyleGanHubError(
             f"several inputs would be written to the same file ({', '.join(clashes)}); stylize them into separate folders"
         )
-    generator = StyleGenerator.from_pretrained(args.model, revision=args.revision, map_location=resolve_device(args.device))
-    failures = 0
-    for path, target in tqdm(list(zip(inputs, targets)), desc="stylize", unit="image", disable=len(inputs) < 2):
-        try:
-            result = generator.stylize(
-                path,
-                strength=args.strength,
-                preserve_color=args.preserve_color,
-                max_side=args.max_side,
-                tile=args.tile,
-                precision=args.precision,
-            )
-            save_image(result, target)
-        except StyleGanHubError as error:
-            failures += 1
-            say(f"{PROG}: error: {error}")
-    if len(inputs) > 1 or failures:
-        print(f"{len(inputs) - failures} of {len(inputs)} image(s) written to {args.output or args.output_dir}", file=sys.stderr)
+    workers = Workers()  # one process, or this one's share of those `accelerate launch` started
+    device = args.device or workers.device
+    generator = StyleGenerator.from_pretrained(args.model, revision=args.revision, map_location=resolve_device(device))
+
+    def stylize_one(path: Path, target: Path) -> None:
+        if is_video_path(path):
+            stylize_video_file(generator, path, target, args)
+            return
+        result = generator.stylize(
+            path,
+            strength=args.strength,
+            preserve_color=args.preserve_color,
+            max_side=args.max_side,
+            tile=args.tile,
+            precision=args.precision,
+        )
+        save_image(result, target)
+
+    bar = lambda jobs: tqdm(jobs, desc="stylize", unit="image", disable=len(jobs) < 2)  # noqa: E731
+    summary = run_batch(
+        list(zip(inputs, targets)),
+        stylize_one,
+        shard=workers.shard,
+        skip_existing=args.skip_existing,
+        on_error=lambda error: say(f"{PROG}: error: {error}"),
+        errors=(StyleGanHubError,),
+        progress=bar,
+    )
+    written, skipped, failures, _ = workers.totals(summary)
+    if workers.shard.count > 1:
+        print(summary.line(), file=sys.stderr, flush=True)
+    if workers.is_main and (len(inputs) > 1 or failures or skipped):
+        skipped_note = f" ({skipped} already there, skipped)" if skipped else ""
+        rate = f" ({summary.rate:.2f} images/s)" if workers.shard.count == 1 and written else ""
+        print(f"{written} of {len(inputs)} file(s) written to {args.output or args.output_dir}{skipped_note}{rate}", file=sys.stderr)
     return 1 if failures else 0
+
+
+def output_name(path: Path) -> str:
+    """DIR/<stem>.png for an image, DIR/<stem>.mp4 for a clip (its own suffix when it can be written)."""
+    from .video import is_video_path
+    from .video.io import OUTPUT_FORMATS
+
+    if not is_video_path(path):
+        return f"{path.stem}.png"
+    return path.stem + (path.suffix.lower() if path.suffix.lower() in OUTPUT_FORMATS else ".mp4")
+
+
+def stylize_video_file(generator, path: Path, target: Path, args: argparse.Namespace) -> None:
+    """One clip, with a frame progress bar; one line when done."""
+    from tqdm.auto import tqdm
+
+    from .video import stylize_video
+
+    with tqdm(desc=path.name, unit="frame", leave=False) as bar:
+
+        def progress(done: int, total: int) -> None:
+            bar.total = total
+            bar.update(done - bar.n)
+
+        report = stylize_video(
+            generator,
+            path,
+            target,
+            strength=args.strength,
+            preserve_color=args.preserve_color,
+            max_side=args.max_side,
+            stabilize=not args.no_stabilize,
+            overwrite=args.overwrite,
+            tile=args.tile,
+            precision=args.precision,
+            progress=progress,
+        )
+    print(f"{target}: {report.frames} frames in {report.seconds:.1f} s ({report.fps:.2f} frames/s)", file=sys.stderr)
 
 
 def cmd_finetune(args: argparse.Namespace) -> int:
@@ -179,6 +236,22 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_eval_video(args: argparse.Namespace) -> int:
+    from .metrics.temporal import evaluate_clips
+
+    results, meter = evaluate_clips(args.input, args.outputs, max_frames=args.max_frames)
+    pairs = next(iter(results.values()))["pairs"]
+    cut_note = f"; {meter.cuts} pair(s) across a hard cut left out" if meter.cuts else ""
+    print(f"{args.input}: {pairs + meter.cuts + 1} frames, {pairs} pairs measured{cut_note}")
+    width = max(len(name) for name in results)
+    print(f"{'':{width}}  warping error (x1e-3)  frame difference")
+    for name, values in results.items():
+        print(f"{name:{width}}  {values['warping_error'] * 1e3:21.3f}  {values['frame_difference']:16.4f}")
+    if args.output:
+        Path(args.output).write_text(json.dumps({"input": str(args.input), "results": results, "cuts": meter.cuts}, indent=2) + "\n")
+    return 0
+
+
 def cached_styles() -> list[str]:
     """Hub repos in the local cache whose files are a stylegan-hub generator."""
     from huggingface_hub import constants, scan_cache_dir
@@ -220,8 +293,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    stylize = commands.add_parser("stylize", help="stylize images with a style model")
-    stylize.add_argument("inputs", nargs="+", metavar="INPUT", help="image files, folders or globs")
+    stylize = commands.add_parser(
+        "stylize",
+        help="stylize images or videos with a style model",
+        description="Stylize images and videos. Under `accelerate launch ... -m stylegan_hub.cli stylize` the inputs "
+        "are shared out across the processes.",
+    )
+    stylize.add_argument("inputs", nargs="+", metavar="INPUT", help="image or video files, image folders or globs")
     stylize.add_argument("--model", required=True, help="built-in style (see `stylegan-hub styles`), model folder or Hub repo id")
     where = stylize.add_mutually_exclusive_group()
     where.add_argument("--output-dir", help="write DIR/<input-stem>.png for each input")
@@ -238,6 +316,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     stylize.add_argument("--revision", default=None, help="branch, tag or commit of a Hub model (default: main)")
     stylize.add_argument("--device", default=None, help="cpu, cuda, cuda:1, mps... (default: the best available)")
+    stylize.add_argument("--overwrite", action="store_true", help="replace output videos that exist (they are refused otherwise)")
+    stylize.add_argument("--no-stabilize", action="store_true", help="videos: stylize each frame on its own (flickers; faster)")
+    stylize.add_argument("--skip-existing", action="store_true", help="skip inputs whose output exists (re-running a batch)")
     stylize.set_defaults(run=cmd_stylize)
 
     finetune = commands.add_parser("finetune", help="learn a style from a few images", description="Learn a personal style from a few images.")
@@ -277,6 +358,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     evaluate.add_argument("--output", default=None, help="also write the results as JSON here")
     evaluate.set_defaults(run=cmd_eval)
+
+    eval_video = commands.add_parser(
+        "eval-video",
+        help="temporal stability of stylized clips: warping error (Lai et al. 2018) and frame difference, beside the input's",
+    )
+    eval_video.add_argument("outputs", nargs="+", metavar="OUTPUT", help="stylized clips of INPUT (same length; any size)")
+    eval_video.add_argument("--input", required=True, help="the clip they were made from (its optical flow is used)")
+    eval_video.add_argument("--max-frames", type=int, default=None, help="measure only the first N frames")
+    eval_video.add_argument("--output", default=None, help="also write the results as JSON here")
+    eval_video.set_defaults(run=cmd_eval_video)
 
     export = commands.add_parser("export", help="export a style model to ONNX (optionally int8) for runtimes without PyTorch")
     export.add_argument("--model", required=True, help="built-in name, model folder or Hub repo id")

@@ -28,3 +28,8 @@ class HubError(StyleGanHubError):
 
 class SaveError(StyleGanHubError, OSError):
     """A model, checkpoint or image could not be written (disk full, no permission); nothing partial is left."""
+
+
+class VideoError(StyleGanHubError, ValueError):
+    """A video cannot be read or written: corrupt, truncated, no video stream, an unsupported codec, an output that
+    exists, a full disk, or a clip over a cap."""

@@ -185,6 +185,14 @@ def stylize_tensor(
     if tile is not None and tile < 0:
         raise ValueError(f"tile must be a positive tile size in pixels, 0 to disable tiling, or None, got {tile}")
     generator = inference_generator(generator, precision)  # also checks `precision`
+    return stylize_prepared(generator, photo, strength=strength, preserve_color=preserve_color, tile=tile)
+
+
+def stylize_prepared(
+    generator: "StyleGenerator", photo: torch.Tensor, *, strength: float = 1.0, preserve_color: bool = False, tile: int | None = None
+) -> torch.Tensor:
+    """`stylize_tensor` with a generator already made by `inference_generator`: for many calls in a row (the
+    frames of a video), which then share one prepared copy of the model."""
     if strength == 0:
         return photo.clone()
     height, width = photo.shape[-2:]
