@@ -80,6 +80,7 @@ def cmd_stylize(args: argparse.Namespace) -> int:
         skipped_note = f" ({skipped} already there, skipped)" if skipped else ""
         rate = f" ({summary.rate:.2f} images/s)" if workers.shard.count == 1 and written else ""
         print(f"{written} of {len(inputs)} file(s) written to {args.output or args.output_dir}{skipped_note}{rate}", file=sys.stderr)
+    workers.close()
     return 1 if failures else 0
 
 

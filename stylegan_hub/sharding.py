@@ -75,6 +75,13 @@ class Workers:
     def is_main(self) -> bool:
         return self.state is None or self.state.is_main_process
 
+    def close(self) -> None:
+        """Leave the process group together: a process that exits while its group is still up can be aborted by
+        gloo's threads ("terminate called without an active exception") after its work is done."""
+        if self.state is not None:
+            self.state.wait_for_everyone()
+            self.state.destroy_process_group()
+
     def totals(self, summary: BatchSummary) -> tuple[int, int, int, float]:
         """(written, skipped, failed, slowest seconds) over all processes (waits for all of them)."""
         counts = (summary.written, summary.skipped, summary.failed, summary.seconds)

@@ -342,10 +342,9 @@ def test_two_processes_write_each_input_once_as_one_process_does(clip, tmp_path,
     arguments = ["stylize", "--model", str(model_dir), "--output-dir", str(shared), str(inputs / "*.png"), str(inputs / "clip.mp4")]
     done = launch_two(arguments)
     assert done.returncode == 0, done.stderr[-3000:]
-    lines = [line for line in done.stderr.splitlines() if line.startswith("process ")]
-    assert sorted(line.split(":")[0] for line in lines) == ["process 0 of 2", "process 1 of 2"]
-    assert sorted(line.split(": ")[1].split(",")[0] for line in lines) == ["3 written", "3 written"]  # 6 inputs, each once
-    assert all("images/s)" in line for line in lines)
+    # The two processes print at the same moment into one pipe, so their lines may interleave: search, not split.
+    reports = re.findall(r"process (\d) of 2: (\d+) written, \d+ skipped, \d+ failed in [\d.]+ s \([\d.]+ images/s\)", done.stderr)
+    assert sorted(reports) == [("0", "3"), ("1", "3")], done.stderr[-3000:]  # 6 inputs, each once
     assert "6 of 6 file(s) written" in done.stderr
     names = sorted(p.name for p in single.iterdir())
     assert names == sorted(p.name for p in shared.iterdir()) and len(names) == 6  # no temporary files left either

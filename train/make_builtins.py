@@ -49,15 +49,20 @@ FILTER_STYLES = {
 @dataclass(frozen=True)
 class ArtworkStyle:
     """A style learned from artwork a Debian package ships: the files, their package and licence (from
-    /usr/share/doc/<package>/copyright), and the Hub licence the style is published under."""
+    /usr/share/doc/<package>/copyright), the Hub licence the style is published under, and the fine-tune settings
+    that differ from the defaults."""
 
     description: str
     package: str
     licence: str
     hub_license: str
     files: tuple[str, ...]
+    settings: tuple[tuple[str, object], ...] = ()
 
 
+# Brush strokes and hatching are texture, which the random filter bank can draw and the discriminator's features
+# cannot (docs/feature-space.md); in the default space these styles come out as the photo with a tint.
+TEXTURE_SETTINGS = (("style_space", "random"), ("style_weight", 10.0))
 WESNOTH_STORY = "/usr/share/games/wesnoth/1.16/data/core/images/story/"
 KRITA_PATTERNS = "/usr/share/krita/patterns/"
 ARTWORK_STYLES = {
@@ -79,6 +84,7 @@ ARTWORK_STYLES = {
                 "swamp-02.jpg",
             )
         ),
+        TEXTURE_SETTINGS,
     ),
     "ink": ArtworkStyle(
         "Pen and ink: crossed hatching lines on white paper, after the hand-drawn patterns Krita ships.",
@@ -86,6 +92,7 @@ ARTWORK_STYLES = {
         "GPL-2+ and LGPL-2+",
         "gpl-2.0",
         tuple(KRITA_PATTERNS + name for name in ("09b_drawed-CrossedLines.png", "09_drawed_crosshatched.png", "12_drawed_vertical.png")),
+        TEXTURE_SETTINGS,
     ),
 }
 STYLES = {**FILTER_STYLES, **{name: style.description for name, style in ARTWORK_STYLES.items()}}
@@ -211,7 +218,8 @@ def main(args: argparse.Namespace) -> None:
         ship(trained, "base", f"python train/make_builtins.py --only base --corpus {args.corpus}")
     for name in [s for s in chosen if s != "base"]:
         exemplars = make_exemplars(name, work / "exemplars" / name)
-        config = FinetuneConfig(style_images=[str(exemplars)], output_dir=str(work / name), steps=FINETUNE_STEPS)
+        settings = dict(ARTWORK_STYLES[name].settings) if name in ARTWORK_STYLES else {}
+        config = FinetuneConfig(style_images=[str(exemplars)], output_dir=str(work / name), steps=FINETUNE_STEPS, **settings)
         trained = finetune.main(config)
         ship(trained, name, f"python train/make_builtins.py --only {name}", exemplar_record(name))
     if all((BUILTIN_DIR / name / "config.json").exists() for name in STYLES):
