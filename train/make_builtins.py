@@ -61,7 +61,7 @@ class ArtworkStyle:
 
 
 # Brush strokes and hatching are texture, which the random filter bank can draw and the discriminator's features
-# cannot (docs/feature-space.md); in the default space these styles come out as the photo with a tint.
+# cannot (docs/feature-space.md). Not enough yet: both spaces gave a tint (docs/benchmark-notes.md).
 TEXTURE_SETTINGS = (("style_space", "random"), ("style_weight", 10.0))
 WESNOTH_STORY = "/usr/share/games/wesnoth/1.16/data/core/images/story/"
 KRITA_PATTERNS = "/usr/share/krita/patterns/"
