@@ -63,6 +63,8 @@ ABLATIONS = {  # fine-tune variants: the settings that differ from the default f
     "no-color-augment": dict(augment="translation,cutout"),
     "random-space": dict(style_space="random"),  # the style compared in the random filter bank
     "more-style": dict(style_weight=15.0),
+    "nearest-random": dict(style_space="random", style_distance="nearest"),  # each output vector its nearest exemplar's
+    "all-random": dict(style_space="random", content_space="random", style_distance="nearest"),
 }
 TRAJECTORY_STEPS = 8  # points on the SWD-vs-steps curve
 

@@ -1,8 +1,9 @@
 """Losses for learning a style, measured in the pretrained discriminator's frozen feature space.
 
 content  — features of the output match those of the photo (structure is kept)
-style    — the output's features match the exemplars' in distribution: Gram matrices (Gatys et al., second moments;
-           the default) or a sliced Wasserstein distance of whole distributions (Heitz et al. 2021)
+style    — the output's features match the exemplars': Gram matrices (Gatys et al., second moments), a sliced
+           Wasserstein distance of whole distributions (Heitz et al. 2021), or each output feature its nearest
+           exemplar feature (Li & Wand 2016), which draws brush strokes where matched statistics give a tint
 colour   — the output's RGB values match the exemplars' (the palette): mean and covariance, or sliced Wasserstein
 identity — an image that already is in the style passes through unchanged (CycleGAN's identity loss)
 adversarial — non-saturating logistic GAN loss on differentiably augmented images
@@ -101,6 +102,25 @@ def color_distribution_loss(output: torch.Tensor, exemplars: torch.Tensor) -> to
 def distribution_loss(output_features: list[torch.Tensor], exemplar_features: list[torch.Tensor]) -> torch.Tensor:
     """Sliced Wasserstein style loss averaged over layers."""
     return sum(sliced_wasserstein_loss(out, ref) for out, ref in zip(output_features, exemplar_features)) / len(output_features)
+
+
+def nearest_neighbour_loss(output_features: list[torch.Tensor], exemplar_features: list[torch.Tensor], max_samples: int = 4096) -> torch.Tensor:
+    """Each output feature vector pulled to its most similar exemplar vector (cosine similarity), averaged over the
+    maps (B, C, H, W) and relative to the exemplars' energy (CNNMRF, Li & Wand 2016, on single vectors).
+
+    Matching statistics can be met by a colour shift: a painting's features, averaged, differ from a photo's mostly
+    by palette. Asking every part of the output to look like *some* part of an exemplar instead makes it copy local
+    appearance (strokes, flat patches, outlines), while the content term keeps where things are. Up to `max_samples`
+    random positions of each side are compared, so the cost stays a (max_samples x max_samples) product per map.
+    """
+    errors = []
+    for out, ref in zip(output_features, exemplar_features):
+        output, target = _sample_vectors(out, max_samples), _sample_vectors(ref, max_samples)  # (C, N), (C, M)
+        with torch.no_grad():
+            similarity = F.normalize(output, dim=0).T @ F.normalize(target, dim=0)  # (N, M)
+            nearest = target[:, similarity.argmax(dim=1)]  # (C, N)
+        errors.append((output - nearest).square().mean() / (target.square().mean() + 1e-8))
+    return sum(errors) / len(errors)
 
 
 def color_statistics(images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -28,6 +28,14 @@ def test_features_cover_every_scale_and_kernel():
     assert all((m >= 0).all() for m in maps)
 
 
+def test_features_by_scale_join_each_scales_kernels():
+    bank = RandomFilterBank(width=4, kernel_sizes=(3, 5), scales=(1, 2))
+    image = torch.rand(2, 3, 16, 16) * 2 - 1
+    maps, joined = bank.features(image), bank.features_by_scale(image)
+    assert [tuple(m.shape) for m in joined] == [(2, 8, 16, 16), (2, 8, 8, 8)]
+    assert torch.equal(joined[0], torch.cat(maps[:2], dim=1)) and torch.equal(joined[1], torch.cat(maps[2:], dim=1))
+
+
 def test_texture_synthesis_in_the_bank_draws_the_texture():
     """A few steps of Gram matching from noise already move the image toward a striped target; this is what the
     discriminator's features cannot do (docs/feature-space.md)."""

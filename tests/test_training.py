@@ -162,6 +162,8 @@ def first_step(tiny_base, grade_exemplars, tmp_path_factory):
         ((), ("--style-space", "random"), {"style"}),
         (("--style-features", "normalized"), ("--style-space", "random"), {"style"}),  # the switches combine
         ((), ("--style-distance", "gram"), {"style", "color"}),
+        (("--style-space", "random"), ("--style-distance", "nearest"), {"style"}),
+        ((), ("--content-space", "random"), {"content"}),
         ((), ("--content-features", "raw"), {"content"}),
         ((), ("--style-features", "normalized"), {"style"}),
         ((), ("--color-target", "batch"), {"color"}),

@@ -46,6 +46,23 @@ def test_sliced_wasserstein_loss_matches_whole_distributions_where_gram_matrices
     assert (small.grad < 0).float().mean() > 0.9
 
 
+def test_nearest_neighbour_loss_asks_each_output_vector_to_look_like_some_exemplar_vector():
+    """Every output vector is scored against its most similar exemplar vector, so a copy of one exemplar part costs
+    nothing (where distribution matching would ask for the other parts too), and a vector between two exemplar
+    vectors costs its distance to the nearer one."""
+    exemplar = torch.tensor([[1.0, 0.0], [0.0, 1.0]]).T.reshape(1, 2, 1, 2)  # two vectors: (1, 0) and (0, 1)
+    all_first = torch.tensor([1.0, 0.0]).reshape(1, 2, 1, 1).expand(1, 2, 3, 3)
+    assert losses.nearest_neighbour_loss([all_first], [exemplar]).item() == pytest.approx(0.0, abs=1e-7)
+    assert losses.distribution_loss([all_first], [exemplar]).item() > 0.1
+    between = torch.tensor([0.9, 0.2]).reshape(1, 2, 1, 1)
+    energy = exemplar.square().mean()
+    expected = ((0.9 - 1.0) ** 2 + 0.2**2) / 2 / energy
+    assert losses.nearest_neighbour_loss([between], [exemplar]).item() == pytest.approx(expected.item(), rel=1e-5)
+    between.requires_grad_(True)
+    losses.nearest_neighbour_loss([between], [exemplar]).backward()
+    assert between.grad[0, 0] < 0 and between.grad[0, 1] > 0  # descent moves it toward (1, 0), not toward the mean
+
+
 def test_normalized_content_loss_keeps_structure_and_frees_tone():
     torch.manual_seed(0)
     features = torch.rand(2, 8, 16, 16)

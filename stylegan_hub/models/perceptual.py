@@ -10,7 +10,8 @@ as well as a bank five times as costly (docs/feature-space.md) and keep a fine-t
 
     scale s, kernel k   avg-pool by s, conv k x k (3 -> width), ReLU   (B, width, H/s, W/s)
 
-`features` returns the maps from fine to coarse; the coarsest ones serve as content features too.
+`features` returns the maps from fine to coarse; `features_by_scale` joins each scale's kernels into one map, the
+vectors a nearest-neighbour style loss compares (a patch of every size at that scale).
 """
 
 from __future__ import annotations
@@ -43,3 +44,8 @@ class RandomFilterBank(nn.Module):
                 padded = F.pad(image, (size // 2,) * 4, mode="reflect")
                 maps.append(F.relu(F.conv2d(padded, getattr(self, f"weight_{size}").to(image.dtype))))
         return maps
+
+    def features_by_scale(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """(B, 3, H, W) -> one (B, width * len(kernel_sizes), H/s, W/s) map per scale, fine scales first."""
+        maps, kernels = self.features(x), len(self.kernel_sizes)
+        return [torch.cat(maps[i : i + kernels], dim=1) for i in range(0, len(maps), kernels)]

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 DEFAULT_BASE = "builtin:base"
-STYLE_DISTANCES = ("gram", "swd")
+STYLE_DISTANCES = ("gram", "swd", "nearest")
 STYLE_SPACES = ("random", "discriminator")
 FEATURE_KINDS = ("raw", "normalized")
 COLOR_TARGETS = ("batch", "palette")
@@ -118,10 +118,18 @@ class FinetuneConfig(TrainingConfig):
         choices=STYLE_SPACES,
         group=LOSS_DESIGN,
     )
+    content_space: str = option(
+        "discriminator",
+        "features the content is kept in: the frozen discriminator's (two middle layers), or every map of the random "
+        "filter bank",
+        choices=STYLE_SPACES,
+        group=LOSS_DESIGN,
+    )
     style_distance: str = option(
         "swd",
-        "output vs exemplar features and colours: Gram matrices and RGB mean/covariance, or sliced Wasserstein "
-        "distances of whole distributions",
+        "output vs exemplar features and colours: Gram matrices and RGB mean/covariance, sliced Wasserstein "
+        "distances of whole distributions, or each output feature its nearest exemplar feature (draws brush strokes "
+        "in the random space; colours by sliced Wasserstein)",
         choices=STYLE_DISTANCES,
         group=LOSS_DESIGN,
     )

@@ -66,7 +66,7 @@ def main(config: FinetuneConfig, on_step: Callable[[TrainingRun, int, dict[str, 
     generator.train()
     discriminator.train()
     feature_net = frozen_copy(discriminator).to(accelerator.device)
-    style_net = RandomFilterBank().to(accelerator.device) if config.style_space == "random" else None
+    bank = RandomFilterBank().to(accelerator.device) if "random" in (config.style_space, config.content_space) else None
     freeze_lower_blocks(discriminator, config.freeze_blocks)
     generator_optimizer, discriminator_optimizer, scheduler = make_optimizers(generator, discriminator, config)
     generator, discriminator, generator_optimizer, discriminator_optimizer, scheduler = accelerator.prepare(
@@ -89,7 +89,8 @@ def main(config: FinetuneConfig, on_step: Callable[[TrainingRun, int, dict[str, 
             palette=exemplar_palette,
             normalized_content=config.content_features == "normalized",
             normalized_style=config.style_features == "normalized",
-            style_net=style_net,
+            style_net=bank if config.style_space == "random" else None,
+            content_net=bank if config.content_space == "random" else None,
         )
         scheduler.step()
         run.end_step(step, losses)

@@ -75,13 +75,16 @@ def finetune_step(
     normalized_content: bool = True,
     normalized_style: bool = False,
     style_net: RandomFilterBank | None = None,
+    content_net: RandomFilterBank | None = None,
 ) -> dict[str, float]:
     """Learn the exemplars' style: photos (B, 3, R, R) and exemplar crops (B, 3, R, R), both in [-1, 1].
 
     The style is compared in `style_net`'s features (the random filter bank, which can draw texture) or, without
-    one, in the frozen discriminator's; content is always kept in the frozen discriminator's features.
+    one, in the frozen discriminator's; content likewise in `content_net`'s features (all of its maps) or, without
+    one, in the frozen discriminator's `content_layers`.
     `style_distance` compares the output's features and colours with the exemplars' by Gram matrices and colour
-    mean/covariance ("gram") or as whole distributions ("swd"). `palette` (1, 3, N, 1) holds pixels of all
+    mean/covariance ("gram"), as whole distributions ("swd"), or each output vector with its nearest exemplar
+    vector ("nearest", colours as whole distributions). `palette` (1, 3, N, 1) holds pixels of all
     exemplars: the colour target is then the whole set's palette, not just this batch's crops. `normalized_content`
     measures content on instance-normalised features, and `normalized_style` the style too (texture only). The
     quality benchmark's ablations compare these choices.
@@ -92,28 +95,37 @@ def finetune_step(
     with accelerator.autocast():
         # One pass over photos and exemplars: the exemplars' outputs feed the identity loss.
         output, exemplar_output = models.generator(torch.cat([photos, exemplars])).chunk(2)
-        with torch.no_grad():
-            photo_features = feature_net.features(photos)
-            exemplar_features = feature_net.features(exemplars)
-        output_features = feature_net.features(output)
-        if style_net is None:
-            style_output, style_target = output_features, exemplar_features
-        else:
-            style_output = style_net.features(output)
+        if content_net is None or style_net is None:  # one pass through the discriminator serves both terms
+            output_features = feature_net.features(output)
+        if content_net is None:
             with torch.no_grad():
-                style_target = style_net.features(exemplars)
+                photo_content = [feature_net.features(photos)[i] for i in content_layers]
+            output_content = [output_features[i] for i in content_layers]
+        else:
+            with torch.no_grad():
+                photo_content = content_net.features(photos)
+            output_content = content_net.features(output)
+        if style_net is None:
+            with torch.no_grad():
+                style_target = feature_net.features(exemplars)
+            style_output = output_features
+        else:  # the nearest-neighbour distance compares whole scales: a vector holds every kernel's response there
+            style_features = style_net.features_by_scale if style_distance == "nearest" else style_net.features
+            style_output = style_features(output)
+            with torch.no_grad():
+                style_target = style_features(exemplars)
         if normalized_style:  # texture only: tone and palette are left to the colour term
             style_output, style_target = losses.instance_normalized(style_output), losses.instance_normalized(style_target)
-        if style_distance == "swd":
-            style = losses.distribution_loss(style_output, style_target)
-            color = losses.color_distribution_loss(output, exemplars if palette is None else palette)
-        else:
+        color_target = exemplars if palette is None else palette
+        if style_distance == "gram":
             style = losses.style_loss(style_output, losses.style_targets(style_target))
-            color = losses.color_loss(output, exemplars if palette is None else palette)
+            color = losses.color_loss(output, color_target)
+        else:
+            distance = losses.nearest_neighbour_loss if style_distance == "nearest" else losses.distribution_loss
+            style = distance(style_output, style_target)
+            color = losses.color_distribution_loss(output, color_target)
         terms = {
-            "content": losses.content_loss(
-                [output_features[i] for i in content_layers], [photo_features[i] for i in content_layers], normalized_content
-            ),
+            "content": losses.content_loss(output_content, photo_content, normalized_content),
             "style": style,
             "color": color,
             "identity": losses.identity_loss(exemplar_output, exemplars),
