@@ -1,4 +1,4 @@
-"""Losses for learning a style, measured in the pretrained discriminator's frozen feature space.
+"""Losses for learning a style, measured in frozen features (the discriminator's or the random filter bank's).
 
 content  — features of the output match those of the photo (structure is kept)
 style    — the output's features match the exemplars': Gram matrices (Gatys et al., second moments), a sliced

@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 
 DEFAULT_BASE = "builtin:base"
 STYLE_DISTANCES = ("gram", "swd", "nearest")
-STYLE_SPACES = ("random", "discriminator")
+FEATURE_SPACES = ("random", "discriminator")
 FEATURE_KINDS = ("raw", "normalized")
 COLOR_TARGETS = ("batch", "palette")
 MIXED_PRECISIONS = ("no", "fp16", "bf16")
@@ -115,14 +115,14 @@ class FinetuneConfig(TrainingConfig):
         "discriminator",
         "features the style is compared in: the frozen discriminator's, or a frozen bank of random multi-scale "
         "filters, which draws texture but loses a sketch's lines (docs/feature-space.md)",
-        choices=STYLE_SPACES,
+        choices=FEATURE_SPACES,
         group=LOSS_DESIGN,
     )
     content_space: str = option(
         "discriminator",
         "features the content is kept in: the frozen discriminator's (two middle layers), or every map of the random "
         "filter bank",
-        choices=STYLE_SPACES,
+        choices=FEATURE_SPACES,
         group=LOSS_DESIGN,
     )
     style_distance: str = option(
