@@ -1,10 +1,12 @@
 """End to end in a real browser: Debian's chromium driven by Playwright (never `playwright install`).
 
-A visitor uploads a photo, picks a style and sees the result; fine-tunes a tiny style and finds it in the gallery.
-Any request to a non-loopback address fails the test. Screenshots of both tabs go to build/screenshots/.
+A visitor uploads a photo, picks a style and sees the result; fine-tunes a tiny style and finds it in the gallery;
+previews and stylizes a tiny clip. Any request to a non-loopback address fails the test. Screenshots of the three tabs
+go to build/screenshots/.
 """
 
 import os
+import re
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -120,3 +122,65 @@ def test_refused_start_marks_no_unrelated_box_cancel_is_idle_and_every_style_is_
     for box in ("#preview", "#token", "#pushed", "#style-files"):
         assert page.locator(f"{box} span.error").count() == 0, f"{box} shows an error badge"
     expect(page.locator("#cancel")).to_be_disabled()
+
+
+def test_video_preview_then_whole_clip_and_a_non_video_is_named(page, tmp_path):
+    """The Video tab as a visitor uses it: a 3 s clip (24 frames at 8 fps, 64x48) previews its first 2 s (16 frames),
+    then stylizes whole (24 frames), each result playable in the page; a text file named .mp4 is refused by its own
+    name, never the server's path to it. Cancel stays enabled while idle, and pressing it then does nothing."""
+    from playwright.sync_api import expect
+
+    from stylegan_hub.video.clips import make_clip
+
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    clip = make_clip("pan", tmp_path / "walk.mp4", size=(64, 48), frames=24, fps=8)
+    fake = tmp_path / "notes.mp4"
+    fake.write_text("this is a shopping list, not a video\n")
+    progress, result = page.locator("#video-progress"), page.locator("#video-result video[src]")
+
+    page.get_by_role("tab", name="Video").click()
+    cancel = page.locator("#video-cancel")
+    expect(cancel).to_be_enabled()  # the app's behaviour: always enabled; when idle it has nothing to stop
+    cancel.click()
+    page.wait_for_timeout(500)
+    expect(page.get_by_test_id("toast-body")).to_have_count(0)
+    expect(progress.locator(".video-progress")).to_have_count(0)
+
+    # The clip: pick a style other than the default, preview the first 2 s, then the whole clip.
+    page.set_input_files("#clip input[type=file]", str(clip))
+    expect(page.locator("#clip video[src]")).to_have_count(1)
+    page.locator("#video-style input").click()
+    page.get_by_role("option", name="builtin:oil").click()
+    expect(page.locator("#video-style input")).to_have_value("builtin:oil")
+    page.click("#video-preview")
+    expect(progress.locator('[data-state="done"]')).to_have_attribute("data-done", "16", timeout=30_000)
+    expect(result).to_have_count(1)
+    expect(result).to_have_attribute("src", re.compile(r"walk-builtin-oil-preview\.mp4$"))
+    assert abs(playable_seconds(result) - 2) < 0.2  # the browser decodes it: the first 2 s
+
+    page.click("#video-go")
+    expect(result).to_have_attribute("src", re.compile(r"walk-builtin-oil-full\.mp4$"), timeout=30_000)
+    expect(progress.locator('[data-state="done"]')).to_have_attribute("data-done", "24")
+    expect(progress).to_contain_text("Done: 24 frames")
+    assert abs(playable_seconds(result) - 3) < 0.2  # the whole 3 s
+    page.screenshot(path=str(SCREENSHOTS / "video.png"), full_page=True)
+
+    # A non-video: refused when stylizing starts, by the visitor's file name.
+    page.locator("#clip .icon-button-wrapper").get_by_role("button", name="Clear").click()
+    page.set_input_files("#clip input[type=file]", str(fake))
+    page.click("#video-preview")
+    toast = page.get_by_test_id("toast-body")
+    expect(toast).to_contain_text("notes.mp4: not a readable video", timeout=15_000)
+    assert "/" not in toast.inner_text(), toast.inner_text()  # no server path (the upload cache, the tmp dir)
+
+
+def playable_seconds(video) -> float:
+    """The duration the browser finds once it has loaded the video element's metadata (it can decode the file)."""
+    return video.evaluate(
+        """v => new Promise((done, fail) => {
+            if (v.readyState >= 1) return done(v.duration);
+            v.addEventListener("loadedmetadata", () => done(v.duration), {once: true});
+            v.addEventListener("error", () => fail(new Error("cannot play " + v.src)), {once: true});
+            v.load();
+        })"""
+    )
