@@ -115,6 +115,15 @@ def megapixels(pixels: int) -> str:
     return f"{pixels / 1e6:.0f}" if pixels >= 10_000_000 else f"{pixels / 1e6:.1f}"
 
 
+def cancellable(trigger, cancel: gr.Button, fn, inputs, outputs, **options):
+    """`trigger(fn, ...)` with `cancel` active only while `fn` runs: enabled first, then `fn`, then disabled whether it
+    finished, was cancelled or failed (one chain, so a refused start cannot leave it enabled). Returns `fn`'s event."""
+    running = trigger(lambda: gr.Button(interactive=True), None, cancel, api_name=False, queue=False).then(fn, inputs, outputs, **options)
+    running.then(lambda: gr.Button(interactive=False), None, cancel, api_name=False, queue=False)
+    running.failure(lambda: gr.Button(interactive=False), None, cancel, api_name=False, queue=False)  # .then skips errors
+    return running
+
+
 def photo_as_uploaded(payload, default_preprocess):
     """The uploaded file's path, as it is. Gradio's own preprocessing opens it with PIL first (a non-image then fails
     with a raw error and a server path) and converts it to RGB (dropping transparency); the library reads any mode and
@@ -380,6 +389,12 @@ def check_clip(clip_path: str | None):
     return info
 
 
+def check_upload(clip_path: str | None) -> None:
+    """On upload: a clip the app cannot take is named at once, with `check_clip`'s message, not at Preview."""
+    if clip_path:  # not when the clip is cleared
+        check_clip(clip_path)
+
+
 def video_progress_html(state: str, done: int, total: int, seconds: float) -> str:
     words = {
         "running": f"Frame {done} of {total}" + (f", {done / seconds:.1f} frames/s" if seconds > 0 and done else ""),
@@ -492,14 +507,15 @@ def video_tab(own: gr.State) -> None:
                 with gr.Row():
                     preview = gr.Button(f"Preview ({VIDEO_PREVIEW_SECONDS} s)", elem_id="video-preview")
                     whole = gr.Button("Stylize whole clip", variant="primary", elem_id="video-go")
-                    cancel = gr.Button("Cancel", variant="stop", elem_id="video-cancel")
+                    cancel = gr.Button("Cancel", variant="stop", elem_id="video-cancel", interactive=False)  # active while stylizing
             with gr.Column():
                 progress = gr.HTML(elem_id="video-progress")
                 result = gr.Video(label="Stylized", format=None, interactive=False, elem_id="video-result", height=420)
     inputs = [clip, style, strength, preserve, stabilize, own]
     options = dict(concurrency_id="video", concurrency_limit=1)
-    preview.click(preview_clip, inputs, [progress, result], api_name="video_preview", **options)
-    whole.click(stylize_whole_clip, inputs, [progress, result], api_name="stylize_video", **options)
+    clip.upload(check_upload, clip, None, api_name=False, concurrency_limit=None)  # not queued behind a clip being stylized
+    cancellable(preview.click, cancel, preview_clip, inputs, [progress, result], api_name="video_preview", **options)
+    cancellable(whole.click, cancel, stylize_whole_clip, inputs, [progress, result], api_name="stylize_video", **options)
     cancel.click(cancel_clip, None, None, api_name="cancel_video")
 
 
@@ -581,9 +597,9 @@ def build_app() -> gr.Blocks:
         for button, count in zip(preset_buttons, PRESETS.values()):
             button.click(lambda count=count: count, None, steps, api_name=False)
         steps.change(estimate, steps, eta, api_name=False, concurrency_limit=None)
-        # Cancel is active only while a fine-tune runs: enabled first, then the fine-tune, then disabled (one chain, so
-        # a refused Start cannot leave it enabled).
-        training = start.click(lambda: gr.Button(interactive=True), None, cancel, api_name=False, queue=False).then(
+        cancellable(  # Cancel is active only while a fine-tune runs
+            start.click,
+            cancel,
             start_finetune,
             [files, base, steps, name, own],
             [progress, preview, gallery, own, style],
@@ -596,8 +612,6 @@ def build_app() -> gr.Blocks:
         push.click(push_style, [repo, token, private, to_push, own], [pushed, token], api_name="push", show_progress_on=[pushed])
         demo.load(estimate, steps, eta, api_name=False, concurrency_limit=None)
         demo.unload(forget_visitor)
-        training.then(lambda: gr.Button(interactive=False), None, cancel, api_name=False, queue=False)
-        training.failure(lambda: gr.Button(interactive=False), None, cancel, api_name=False, queue=False)  # .then skips errors
         own.change(push_choices, own, to_push, api_name=False, queue=False)  # the push list follows the visitor's styles
     return demo
 

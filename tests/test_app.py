@@ -291,3 +291,52 @@ def test_an_expired_session_forgets_the_visitors_styles(app_module):
     app_module.forget_styles({"mine (yours)": str(folder / "styles" / "mine")})
     assert not folder.exists()
     app_module.forget_styles({"x": "/"})  # only ever a visitor folder
+
+
+def test_every_cancel_button_is_active_only_while_its_run_is_in_progress(app_module):
+    """Fine-tune's Start and the Video tab's Preview and Stylize whole clip: Cancel is disabled when idle, enabled by
+    the click, then the run, then disabled again whether the run ended (done or cancelled) or failed."""
+    demo = app_module.build_app()
+    deps = {d["id"]: d for d in demo.config["dependencies"]}
+    by_name = {d["api_name"]: d for d in deps.values() if d.get("api_name")}
+    ids = {name: component(demo, name)["id"] for name in ("start", "cancel", "video-preview", "video-go", "video-cancel")}
+
+    def sets_interactive(dep) -> bool:
+        return demo.fns[dep["id"]].fn().interactive
+
+    for button, cancel, run in (("start", "cancel", "finetune"), ("video-preview", "video-cancel", "video_preview"), ("video-go", "video-cancel", "stylize_video")):
+        assert component(demo, cancel)["props"]["interactive"] is False, cancel  # idle: nothing to cancel
+        running = by_name[run]
+        enable = deps[running["trigger_after"]]
+        assert enable["targets"] == [(ids[button], "click")] and enable["outputs"] == [ids[cancel]], run
+        assert sets_interactive(enable) is True and enable["queue"] is False, run  # at once, not after a queue wait
+        after = sorted((d["trigger_only_on_failure"], d["outputs"], sets_interactive(d)) for d in deps.values() if d["trigger_after"] == running["id"])
+        assert after == [(False, [ids[cancel]], False), (True, [ids[cancel]], False)], run  # ended, failed: disabled
+    assert by_name["cancel_video"]["targets"] == [(ids["video-cancel"], "click")]
+
+
+def test_a_clip_the_app_cannot_take_is_named_on_upload(app_module, tmp_path, monkeypatch):
+    import gradio as gr
+
+    from stylegan_hub.video.clips import make_clip
+
+    demo = app_module.build_app()
+    clip_id = component(demo, "clip")["id"]
+    on_upload = [d for d in demo.config["dependencies"] if (clip_id, "upload") in d["targets"]]
+    assert [demo.fns[d["id"]].fn for d in on_upload] == [app_module.check_upload]
+    assert on_upload[0]["queue"] is not False and demo.fns[on_upload[0]["id"]].concurrency_limit is None  # not behind a clip
+
+    fake = tmp_path / "notes.mp4"
+    fake.write_text("this is a shopping list, not a video\n")
+    with pytest.raises(gr.Error) as refused:
+        app_module.check_upload(str(fake))
+    assert refused.value.message.startswith("notes.mp4: not a readable video"), refused.value.message
+    assert "/" not in refused.value.message  # the visitor's file name, never the server's path to it
+    long = make_clip("pan", tmp_path / "walk.mp4", size=(32, 32), frames=24, fps=8)  # 3 s
+    monkeypatch.setattr(app_module, "VIDEO_MAX_SECONDS", 2)
+    with pytest.raises(gr.Error) as refused:
+        app_module.check_upload(str(long))
+    assert refused.value.message.startswith("walk.mp4: 3 s long; clips here are up to 2 s"), refused.value.message
+    monkeypatch.undo()
+    assert app_module.check_upload(str(long)) is None  # a clip it takes: no message
+    assert app_module.check_upload(None) is None  # the clip was cleared

@@ -126,8 +126,9 @@ def test_refused_start_marks_no_unrelated_box_cancel_is_idle_and_every_style_is_
 
 def test_video_preview_then_whole_clip_and_a_non_video_is_named(page, tmp_path):
     """The Video tab as a visitor uses it: a 3 s clip (24 frames at 8 fps, 64x48) previews its first 2 s (16 frames),
-    then stylizes whole (24 frames), each result playable in the page; a text file named .mp4 is refused by its own
-    name, never the server's path to it. Cancel stays enabled while idle, and pressing it then does nothing."""
+    then stylizes whole (24 frames), each result playable in the page; a text file named .mp4 is refused as soon as it is
+    uploaded, by its own name, never the server's path to it. Cancel is enabled only while a clip is being stylized,
+    as in the Fine-tune tab."""
     from playwright.sync_api import expect
 
     from stylegan_hub.video.clips import make_clip
@@ -140,11 +141,7 @@ def test_video_preview_then_whole_clip_and_a_non_video_is_named(page, tmp_path):
 
     page.get_by_role("tab", name="Video").click()
     cancel = page.locator("#video-cancel")
-    expect(cancel).to_be_enabled()  # the app's behaviour: always enabled; when idle it has nothing to stop
-    cancel.click()
-    page.wait_for_timeout(500)
-    expect(page.get_by_test_id("toast-body")).to_have_count(0)
-    expect(progress.locator(".video-progress")).to_have_count(0)
+    expect(cancel).to_be_disabled()  # idle: nothing to cancel
 
     # The clip: pick a style other than the default, preview the first 2 s, then the whole clip.
     page.set_input_files("#clip input[type=file]", str(clip))
@@ -152,26 +149,55 @@ def test_video_preview_then_whole_clip_and_a_non_video_is_named(page, tmp_path):
     page.locator("#video-style input").click()
     page.get_by_role("option", name="builtin:oil").click()
     expect(page.locator("#video-style input")).to_have_value("builtin:oil")
+    expect(page.get_by_test_id("toast-body")).to_have_count(0)  # a clip the app takes: no message on upload
+    watch_cancel_while_running(page)
     page.click("#video-preview")
     expect(progress.locator('[data-state="done"]')).to_have_attribute("data-done", "16", timeout=30_000)
+    assert cancel_while_running(page) == {True}  # enabled whenever the progress said "running"
+    expect(cancel).to_be_disabled()  # done: disabled again
     expect(result).to_have_count(1)
     expect(result).to_have_attribute("src", re.compile(r"walk-builtin-oil-preview\.mp4$"))
     assert abs(playable_seconds(result) - 2) < 0.2  # the browser decodes it: the first 2 s
 
+    watch_cancel_while_running(page)
     page.click("#video-go")
     expect(result).to_have_attribute("src", re.compile(r"walk-builtin-oil-full\.mp4$"), timeout=30_000)
     expect(progress.locator('[data-state="done"]')).to_have_attribute("data-done", "24")
+    assert cancel_while_running(page) == {True}
+    expect(cancel).to_be_disabled()
     expect(progress).to_contain_text("Done: 24 frames")
     assert abs(playable_seconds(result) - 3) < 0.2  # the whole 3 s
     page.screenshot(path=str(SCREENSHOTS / "video.png"), full_page=True)
 
-    # A non-video: refused when stylizing starts, by the visitor's file name.
+    # A non-video: refused as soon as it is uploaded (no Preview pressed), by the visitor's file name.
     page.locator("#clip .icon-button-wrapper").get_by_role("button", name="Clear").click()
     page.set_input_files("#clip input[type=file]", str(fake))
-    page.click("#video-preview")
     toast = page.get_by_test_id("toast-body")
-    expect(toast).to_contain_text("notes.mp4: not a readable video", timeout=15_000)
+    expect(toast).to_have_count(1, timeout=15_000)
+    expect(toast).to_contain_text("notes.mp4: not a readable video")
     assert "/" not in toast.inner_text(), toast.inner_text()  # no server path (the upload cache, the tmp dir)
+    expect(cancel).to_be_disabled()
+    expect(progress.locator('[data-state="done"]')).to_have_attribute("data-done", "24")  # nothing was started
+
+
+def watch_cancel_while_running(page) -> None:
+    """Record, at every change of the Video tab's progress while it says "running", whether its Cancel is enabled
+    (a short run can end before an `expect` polls)."""
+    page.evaluate(
+        """() => {
+            window.cancelWhileRunning = [];
+            window.cancelWatch?.disconnect();
+            window.cancelWatch = new MutationObserver(() => {
+                if (document.querySelector('#video-progress [data-state="running"]'))
+                    window.cancelWhileRunning.push(!document.querySelector('#video-cancel').disabled);
+            });
+            window.cancelWatch.observe(document.querySelector('#video-progress'), {subtree: true, childList: true, attributes: true, characterData: true});
+        }"""
+    )
+
+
+def cancel_while_running(page) -> set:
+    return set(page.evaluate("window.cancelWhileRunning"))
 
 
 def playable_seconds(video) -> float:
