@@ -65,6 +65,7 @@ ABLATIONS = {  # fine-tune variants: the settings that differ from the default f
     "more-style": dict(style_weight=15.0),
     "nearest-random": dict(style_space="random", style_distance="nearest"),  # each output vector its nearest exemplar's
     "all-random": dict(style_space="random", content_space="random", style_distance="nearest"),
+    "noise": dict(noise_channels=8),  # noise inputs the generator can draw texture from
 }
 TRAJECTORY_STEPS = 8  # points on the SWD-vs-steps curve
 

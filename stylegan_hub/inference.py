@@ -111,15 +111,16 @@ def inference_generator(generator: "StyleGenerator", precision: str = "auto") ->
 
 
 @torch.inference_mode()  # no autograd graph: tiles of a 4K image must not keep each other's activations alive
-def run_generator(generator: "StyleGenerator", photo: torch.Tensor) -> torch.Tensor:
-    """(B, 3, H, W) in [0, 1] of any H, W -> generator output in [0, 1], same size, on the photo's device."""
+def run_generator(generator: "StyleGenerator", photo: torch.Tensor, origin: tuple[int, int] = (0, 0)) -> torch.Tensor:
+    """(B, 3, H, W) in [0, 1] of any H, W -> generator output in [0, 1], same size, on the photo's device; `origin`
+    is the photo's top-left pixel in the whole image when it is a tile."""
     height, width = photo.shape[-2:]
     x = photo.to(next(generator.parameters()).device).contiguous(memory_format=torch.channels_last)
     # The network's reflection padding needs 2 pixels at its lowest resolution: tiny images repeat their edge.
     minimum = 2 * generator.size_multiple
     if height < minimum or width < minimum:
         x = F.pad(x, (0, max(minimum - width, 0), 0, max(minimum - height, 0)), mode="replicate")
-    y = generator.forward_image(x)[..., :height, :width]
+    y = generator.forward_image(x, origin)[..., :height, :width]
     return y.float().to(photo.device)
 
 
@@ -160,7 +161,7 @@ def run_generator_tiled(generator: "StyleGenerator", photo: torch.Tensor, tile: 
             # The last tile of a row or column runs to the image's edge.
             bottom = height if top == rows[-1] else top + tile
             right = width if left == cols[-1] else left + tile
-            result = run_generator(generator, photo[..., top:bottom, left:right]).cpu()
+            result = run_generator(generator, photo[..., top:bottom, left:right], (top, left)).cpu()
             # Neighbouring tiles overlap by at least `overlap` pixels; each fades out over that band.
             ramp_h = _ramp(bottom - top, overlap, top > 0, bottom < height)
             ramp_w = _ramp(right - left, overlap, left > 0, right < width)

@@ -1,3 +1,5 @@
+import copy
+
 import numpy as np
 import onnxruntime
 import pytest
@@ -8,14 +10,18 @@ from stylegan_hub.cli import main as cli
 from stylegan_hub.export import FLOAT32_TOLERANCE, INT8_MIN_PSNR, export_onnx
 
 
-@pytest.fixture(scope="module")
-def generator():
+def make_generator(noise_channels: int = 0) -> StyleGenerator:
     torch.manual_seed(0)
-    model = StyleGenerator(base_channels=4, num_res_blocks=1)
+    model = StyleGenerator(base_channels=4, num_res_blocks=1, noise_channels=noise_channels)
     with torch.no_grad():  # a non-trivial mapping
         for p in model.parameters():
             p.add_(torch.randn_like(p) * 0.05)
     return model
+
+
+@pytest.fixture(scope="module")
+def generator():
+    return make_generator()
 
 
 def run_onnx(path, photo: torch.Tensor) -> np.ndarray:
@@ -23,7 +29,10 @@ def run_onnx(path, photo: torch.Tensor) -> np.ndarray:
     return session.run(None, {"photo": photo.numpy()})[0]
 
 
-def test_onnx_export_matches_pytorch_at_any_size_and_batch(generator, tmp_path):
+@pytest.mark.parametrize("noise_channels", [0, 2])
+def test_onnx_export_matches_pytorch_at_any_size_and_batch(noise_channels, tmp_path):
+    generator = make_generator(noise_channels)  # with noise channels, the inference noise field is in the graph
+    reference = copy.deepcopy(generator).eval()
     report = export_onnx(generator, tmp_path / "style.onnx")
     assert report.path == tmp_path / "style.onnx" and not report.int8
     assert report.max_abs_difference <= FLOAT32_TOLERANCE
@@ -31,7 +40,7 @@ def test_onnx_export_matches_pytorch_at_any_size_and_batch(generator, tmp_path):
     for shape in [(1, 3, 64, 64), (2, 3, 37, 50), (1, 3, 8, 129)]:  # not multiples of the stride; batch of two
         photo = torch.rand(*shape)
         with torch.inference_mode():
-            expected = generator.forward_image(photo).numpy()
+            expected = reference.forward_image(photo).numpy()
         exported = run_onnx(report.path, photo)
         assert exported.shape == shape
         assert np.abs(exported - expected).max() <= FLOAT32_TOLERANCE

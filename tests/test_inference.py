@@ -7,10 +7,10 @@ from stylegan_hub import ImageLoadError, StyleGenerator
 from stylegan_hub.inference import pil_to_tensor, stylize_tensor
 
 
-@pytest.fixture(scope="module")
-def generator():
+@pytest.fixture(scope="module", params=[0, 2], ids=["plain", "noise-input"])
+def generator(request):
     torch.manual_seed(0)
-    model = StyleGenerator(base_channels=4, num_res_blocks=2).eval()
+    model = StyleGenerator(base_channels=4, num_res_blocks=2, noise_channels=request.param).eval()
     with torch.no_grad():  # a non-trivial mapping, so tiling errors would show
         for p in model.parameters():
             p.add_(torch.randn_like(p) * 0.05)

@@ -6,6 +6,7 @@ import pytest
 import torch
 from helpers import assert_loads_as_saved
 from PIL import Image
+from safetensors.torch import load_file
 
 from stylegan_hub import ModelLoadError, StyleDiscriminator, StyleGenerator, builtin_styles
 from stylegan_hub.cli import main as cli
@@ -15,7 +16,7 @@ from stylegan_hub.models.hub import builtin_names
 @pytest.mark.parametrize(
     "cls, kwargs",
     [
-        (StyleGenerator, dict(base_channels=8, num_downsamples=3, num_res_blocks=2, padding_mode="zeros", decoder_blocks=1)),
+        (StyleGenerator, dict(base_channels=8, num_downsamples=3, num_res_blocks=2, padding_mode="zeros", decoder_blocks=1, noise_channels=2)),
         (StyleDiscriminator, dict(channels=[8, 16, 16], num_domains=3)),
     ],
 )
@@ -80,6 +81,39 @@ def test_a_model_saved_before_decoder_blocks_existed_still_loads(tmp_path):
     assert "decoder_blocks" not in json.loads((tmp_path / "config.json").read_text())
     loaded = StyleGenerator.from_pretrained(tmp_path)
     assert loaded.decoder_blocks == 0 and all(len(up.refine) == 0 for up in loaded.up)
+
+
+def test_noise_is_fresh_while_training_and_a_fixed_field_of_image_position_at_inference(tmp_path):
+    """Fresh draws keep a learned texture from hanging on one draw; at inference the field belongs to the image's
+    pixels, so a tile at `origin` sees exactly the noise the whole image has there, and no copy of the model differs."""
+    model = StyleGenerator(base_channels=4, num_res_blocks=1, noise_channels=3)
+    x = torch.zeros(2, 3, 40, 48)
+    assert not torch.equal(model.noise_like(x), model.noise_like(x))
+    model.eval()
+    whole = model.noise_like(torch.zeros(1, 3, 600, 600))
+    assert whole.shape == (1, 3, 600, 600) and torch.equal(whole, model.noise_like(torch.zeros(1, 3, 600, 600)))
+    assert torch.equal(model.noise_like(x, origin=(300, 520))[0], whole[0, :, 300:340, 520:568])
+    assert 0.9 < whole.std() < 1.1 and not torch.equal(whole[:, 0], whole[:, 1])
+    model.save_pretrained(tmp_path)
+    assert "noise_field" not in load_file(tmp_path / "model.safetensors")  # rebuilt from its seed, not stored
+    assert torch.equal(StyleGenerator.from_pretrained(tmp_path).noise_like(x), model.noise_like(x))
+
+
+def test_adding_noise_channels_keeps_the_output_and_saves_them(tmp_path):
+    torch.manual_seed(0)
+    plain = StyleGenerator(base_channels=4, num_res_blocks=1).eval()
+    widened = plain.with_noise_channels(3)
+    assert widened.noise_channels == 3 and not widened.training and widened.with_noise_channels(3) is widened
+    x = torch.rand(1, 3, 32, 32) * 2 - 1
+    assert torch.allclose(widened(x), plain(x), atol=1e-6)
+    with torch.no_grad():
+        widened.stem.weight[:, 3:] += 0.5  # once trained, the noise shows
+    assert not torch.allclose(widened(x), plain(x), atol=1e-3)
+    widened.save_pretrained(tmp_path)
+    assert json.loads((tmp_path / "config.json").read_text())["noise_channels"] == 3
+    assert torch.equal(StyleGenerator.from_pretrained(tmp_path)(x), widened(x))
+    with pytest.raises(ValueError, match="already has 3"):
+        widened.with_noise_channels(2)
 
 
 def test_unexpected_weight_is_rejected(tmp_path):

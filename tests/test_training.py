@@ -189,6 +189,16 @@ def test_from_scratch_keeps_the_architecture_not_the_weights(tiny_base, tmp_path
     assert json.loads((output / "config.json").read_text()) == json.loads((tiny_base / "config.json").read_text())
 
 
+def test_a_base_without_noise_inputs_gets_them_when_asked(tiny_base, tmp_path, grade_exemplars):
+    assert json.loads((tiny_base / "config.json").read_text()).get("noise_channels", 0) == 0
+    for channels in ("8", "0"):
+        output = finetune.main(tiny_args(grade_exemplars, tiny_base, tmp_path / channels, "--steps", "2", "--noise-channels", channels))
+        generator = StyleGenerator.from_pretrained(output)
+        assert generator.noise_channels == int(channels) and generator.stem.in_channels == 3 + int(channels)
+    noise_weights = load_file(tmp_path / "8" / "model.safetensors")["stem.weight"][:, 3:]
+    assert noise_weights.abs().max() > 0  # trained from zero
+
+
 def test_bad_resume_and_base(tiny_base, tmp_path, grade_exemplars):
     with pytest.raises(ValueError, match="not a checkpoint folder"):
         finetune.main(tiny_args(grade_exemplars, tiny_base, tmp_path / "x", "--steps", "1", "--resume", str(tmp_path)))

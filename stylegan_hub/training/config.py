@@ -110,6 +110,12 @@ class FinetuneConfig(TrainingConfig):
     base: str = option(DEFAULT_BASE, "model to start from: built-in name, folder or Hub id")
     content_images: list[str] | None = option(None, "photos to learn on (default: the photos bundled with scikit-image/scikit-learn)")
     freeze_blocks: int = option(2, "lower discriminator blocks kept frozen (FreezeD)", minimum=0)
+    noise_channels: int = option(
+        0,
+        "per-pixel noise inputs the generator can draw texture from (hatching, grain; use 8 with --style-space "
+        "random); a base with fewer gets zero-weighted ones added, which leave its output unchanged until trained",
+        minimum=0,
+    )
     from_scratch: bool = option(False, "use only the base's architecture, not its weights (an ablation; worse results)")
     style_space: str = option(
         "discriminator",

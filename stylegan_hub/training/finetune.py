@@ -60,6 +60,7 @@ def main(config: FinetuneConfig, on_step: Callable[[TrainingRun, int, dict[str, 
 
     # Models: the generator trains; the discriminator keeps its lower blocks and is also the perceptual space.
     generator, discriminator = load_base(config.base)
+    generator = generator.with_noise_channels(max(config.noise_channels, generator.noise_channels))
     if config.from_scratch:  # the base's architecture with fresh weights: what pretraining buys, as an ablation
         generator = StyleGenerator(**generator._hub_mixin_config)
         discriminator = StyleDiscriminator(**discriminator._hub_mixin_config)
