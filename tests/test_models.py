@@ -202,7 +202,7 @@ def builtin_dir(name):
 
 def test_builtin_models_are_small_and_documented():
     total = sum(f.stat().st_size for f in builtin_dir("base").parent.rglob("*") if f.is_file())
-    assert total < 30e6
+    assert total < 45e6  # the base layout's generator is 8 MB: the base and the artwork styles use it
     for name in builtin_names():
         card = (builtin_dir(name.split(":")[1]) / "README.md").read_text()
         assert "python train/" in card or "stylegan-hub finetune" in card  # the exact rebuild command

@@ -46,6 +46,20 @@ def test_sliced_wasserstein_loss_matches_whole_distributions_where_gram_matrices
     assert (small.grad < 0).float().mean() > 0.9
 
 
+def test_colour_term_sees_a_tint_on_grey_exemplars():
+    """Guards the chroma distance: on grey hatching, a fine-tune kept the photo's hues because the RGB distance alone
+    scored a tinted output barely above the same output in grey."""
+    torch.manual_seed(0)
+    grey_exemplars = (torch.rand(2, 1, 64, 64) * 2 - 1).expand(2, 3, 64, 64)  # spread along the grey axis, like ink
+    grey = (torch.rand(2, 1, 64, 64) * 2 - 1).expand(2, 3, 64, 64)
+    tinted = grey + torch.tensor([0.06, -0.04, 0.06]).view(1, 3, 1, 1)  # purple: a few levels off grey
+    rgb_only = [losses.sliced_wasserstein_loss(x, grey_exemplars, num_directions=losses.COLOR_DIRECTIONS).item() for x in (grey, tinted)]
+    assert rgb_only[1] < 5 * rgb_only[0] + 0.01  # the RGB distance hardly notices
+    assert losses.chroma_distance(grey, grey_exemplars) < 1e-6 and losses.chroma_distance(tinted, grey_exemplars) > 0.03
+    with_chroma = [losses.color_distribution_loss(x, grey_exemplars).item() for x in (grey, tinted)]
+    assert with_chroma[1] > with_chroma[0] + 0.03
+
+
 def test_nearest_neighbour_loss_asks_each_output_vector_to_look_like_some_exemplar_vector():
     """Every output vector is scored against its most similar exemplar vector, so a copy of one exemplar part costs
     nothing (where distribution matching would ask for the other parts too), and a vector between two exemplar

@@ -64,8 +64,8 @@ class ArtworkStyle:
 # cannot (docs/feature-space.md). The painting still comes out as a tint (docs/benchmark-notes.md).
 TEXTURE_SETTINGS = (("style_space", "random"), ("style_weight", 10.0))
 # Hatching: each output vector pulled to its nearest exemplar vector, drawn from the generator's noise inputs; no
-# adversarial or identity term and no EMA, a stronger palette term, 400 steps. It draws texture, but in the photo's
-# tints rather than grey, so it is not shipped yet (docs/benchmark-notes.md).
+# adversarial or identity term and no EMA, a stronger palette term (its chroma distance greys the photo's hues)
+# (docs/benchmark-notes.md).
 HATCHING_SETTINGS = (
     ("noise_channels", 8),
     ("style_space", "random"),
@@ -75,7 +75,7 @@ HATCHING_SETTINGS = (
     ("adversarial_weight", 0.0),
     ("identity_weight", 0.0),
     ("ema_decay", 0.0),
-    ("steps", 400),
+    ("steps", 300),
 )
 WESNOTH_STORY = "/usr/share/games/wesnoth/1.16/data/core/images/story/"
 KRITA_PATTERNS = "/usr/share/krita/patterns/"
@@ -101,7 +101,8 @@ ARTWORK_STYLES = {
         TEXTURE_SETTINGS,
     ),
     "ink": ArtworkStyle(
-        "Pen and ink: crossed hatching lines on white paper, after the hand-drawn patterns Krita ships.",
+        "Ink drawing: the photo redrawn in grey lines over an embossed, hatched paper texture, after the hand-drawn "
+        "hatching patterns Krita ships.",
         "krita-data",
         "GPL-2+ and LGPL-2+",
         "gpl-2.0",
