@@ -20,6 +20,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from .color import rgb_to_yuv, yuv_to_rgb
 from .errors import StyleGanHubError
 from .images import load_image
 from .names import PRECISIONS
@@ -42,20 +43,6 @@ def tensor_to_pil(tensor: torch.Tensor) -> Image.Image:
     """(3, H, W) or (1, 3, H, W) in [0, 1] -> RGB PIL image, rounded rather than truncated."""
     array = tensor.detach().float().squeeze(0).clamp(0, 1).mul(255).round().byte().permute(1, 2, 0).cpu().numpy()
     return Image.fromarray(array, "RGB")
-
-
-def rgb_to_yuv(rgb: torch.Tensor) -> torch.Tensor:
-    r, g, b = rgb.unbind(1)
-    y = 0.299 * r + 0.587 * g + 0.114 * b
-    return torch.stack([y, 0.492 * (b - y), 0.877 * (r - y)], dim=1)
-
-
-def yuv_to_rgb(yuv: torch.Tensor) -> torch.Tensor:
-    y, u, v = yuv.unbind(1)
-    r = y + v / 0.877
-    b = y + u / 0.492
-    g = (y - 0.299 * r - 0.114 * b) / 0.587
-    return torch.stack([r, g, b], dim=1)
 
 
 def transfer_luminance(stylized: torch.Tensor, photo: torch.Tensor) -> torch.Tensor:

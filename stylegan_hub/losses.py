@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from .inference import rgb_to_yuv
+from .color import rgb_to_yuv
 
 COLOR_DIRECTIONS = 32  # random directions in RGB; 3 would match little more than a rotated histogram
 
@@ -82,11 +82,17 @@ def sliced_wasserstein_loss(
     output, target = (_sample_vectors(x, max_samples) for x in (output, target))  # (C, N), (C, M)
     directions = torch.randn(num_directions or channels, channels, device=output.device)
     directions = directions / directions.norm(dim=1, keepdim=True)
-    projected_output = (directions @ output).sort(dim=1).values  # (D, N)
-    projected_target = (directions @ target).sort(dim=1).values
-    if projected_target.shape[1] != projected_output.shape[1]:  # compare quantiles when the counts differ
-        projected_target = F.interpolate(projected_target[None], size=projected_output.shape[1], mode="linear")[0]
+    projected_output, projected_target = _rank_mates(directions @ output, directions @ target)  # (D, N) each
     return (projected_output - projected_target).square().mean() / (projected_target.square().mean() + 1e-8)
+
+
+def _rank_mates(output: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Rows of 1-D samples (D, N) and (D, M), each sorted, the target's resampled to N quantiles: value i of one row
+    meets value i of the other, as a 1-D Wasserstein distance pairs them."""
+    output, target = output.sort(dim=1).values, target.sort(dim=1).values
+    if target.shape[1] != output.shape[1]:  # compare quantiles when the counts differ
+        target = F.interpolate(target[None], size=output.shape[1], mode="linear")[0]
+    return output, target
 
 
 def _sample_vectors(features: torch.Tensor, max_samples: int) -> torch.Tensor:
@@ -104,9 +110,7 @@ def chroma_distance(output: torch.Tensor, exemplars: torch.Tensor, max_samples: 
     few levels barely counts: on grey hatching, making a green-and-purple output fully grey lowered it by only 14%,
     and fine-tunes kept the photo's hues (docs/benchmark-notes.md). This term sees the tint."""
     output, exemplars = (_sample_vectors(rgb_to_yuv(x.float())[:, 1:], max_samples) for x in (output, exemplars))  # (2, N), (2, M)
-    output, exemplars = output.sort(dim=1).values, exemplars.sort(dim=1).values
-    if exemplars.shape[1] != output.shape[1]:  # compare quantiles when the counts differ
-        exemplars = F.interpolate(exemplars[None], size=output.shape[1], mode="linear")[0]
+    output, exemplars = _rank_mates(output, exemplars)
     return (output - exemplars).abs().mean()
 
 

@@ -81,7 +81,7 @@ def test_strength_zero_returns_the_photo_and_strength_blends(generator):
 def test_preserve_color_keeps_chroma_and_takes_luminance(generator):
     """Guards against chroma taken from the wrong channel (U and V swapped) or flattened: each of U and V is compared
     with the photo's at every pixel, not as a median over both."""
-    from stylegan_hub.inference import rgb_to_yuv
+    from stylegan_hub.color import rgb_to_yuv
 
     x = pil_to_tensor(photo())
     styled = stylize_tensor(generator, x)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from ..color import rgb_to_yuv
+
 
 def _check_pair(a: torch.Tensor, b: torch.Tensor) -> None:
     if a.shape != b.shape or a.dim() != 4 or a.shape[1] != 3:
@@ -51,7 +53,7 @@ def ssim(output: torch.Tensor, target: torch.Tensor) -> float:
 
 def _edges(image: torch.Tensor, blur_sigma: float = 1.5) -> torch.Tensor:
     """Gradient magnitude of the blurred luminance, normalised to [0, 1] per image: the structure a style must keep."""
-    luminance = (image.float() * torch.tensor([0.299, 0.587, 0.114], device=image.device)[:, None, None]).sum(1, keepdim=True)
+    luminance = rgb_to_yuv(image.float())[:, :1]
     size = int(2 * round(3 * blur_sigma) + 1)
     window = _gaussian_window(size, blur_sigma).to(image.device)
     smooth = F.conv2d(F.pad(luminance, [size // 2] * 4, mode="replicate"), window)
