@@ -5,10 +5,12 @@
     python bench/video.py --device cuda --sections speed --sizes 1080p 4k   # on a GPU
 
 - speed: frames per second of `stylize_video` (decode, stylize, stabilise, encode) on a generated pan clip at 720p
-  and 1080p, stabilised and per-frame, and at 1080p with a 720-px longer side (`max_side=720`: 720x405); plus the median
-  per-frame time of the generator alone and of the optical flow alone. Torch uses `--threads` (default 2) threads.
-- stability: Lai et al.'s warping error of the input clip, the per-frame output and the stabilised output on each
-  test clip (pan, zoom, moving object, hard cut; `stylegan_hub/video/clips.py`, encoded to H.264 first like real
+  and 1080p, stabilised and per-frame, stabilised with each `--work-sides` (the generator on a smaller copy, the
+  output at full size by guided upsampling), and at 1080p with a 720-px longer side (`max_side=720`: a 720x405
+  output); plus the median per-frame time of the generator alone and of the optical flow alone. Torch uses
+  `--threads` (default 2) threads.
+- stability: Lai et al.'s warping error of the input clip, the per-frame output and the stabilised output (each
+  also with `--stability-work-side`) on each test clip (pan, zoom, moving object, hard cut; `stylegan_hub/video/clips.py`, encoded to H.264 first like real
   footage), and the style distance (`stylegan_hub.metrics.style_distance` to the oil teacher's renderings of the
   same frames) of stabilised over per-frame output: 1.0 = the style is as strong.
 - memory: peak RSS of `stylize_video` on 1080p clips of several lengths, each in a fresh process.
@@ -36,7 +38,7 @@ REPO = Path(__file__).resolve().parent.parent
 SIZES = {"480p": (854, 480), "720p": (1280, 720), "1080p": (1920, 1080), "4k": (3840, 2160)}
 
 
-def speed(model: str, sizes: list[str], frames: int, rounds: int, device: str) -> list[dict]:
+def speed(model: str, sizes: list[str], frames: int, rounds: int, device: str, work_sides: list[int]) -> list[dict]:
     """Each variant runs `rounds` times, the variants taking turns, so load on a shared machine hits them alike;
     frames per second are the median (min-max) over rounds, each round a whole `stylize_video` call."""
     from stylegan_hub import StyleGenerator, stylize_video
@@ -50,15 +52,18 @@ def speed(model: str, sizes: list[str], frames: int, rounds: int, device: str) -
     with tempfile.TemporaryDirectory() as scratch:
         for name in sizes:
             clip = make_clip("pan", Path(scratch) / f"{name}.mp4", size=SIZES[name], frames=frames)
-            variants = [("stabilised", True, None), ("per-frame", False, None)]
+            variants = [("stabilised", True, None, None), ("per-frame", False, None, None)]
+            variants += [(f"stabilised, work side {side}", True, None, side) for side in work_sides if side < max(SIZES[name])]
             if name in ("1080p", "4k"):
-                variants.append(("stabilised, max_side 720", True, 720))
-            measured: dict[str, list[float]] = {label: [] for label, _, _ in variants}
-            for label, stabilize, max_side in variants:  # warm-up
-                stylize_video(generator, clip, Path(scratch) / "warm.mp4", overwrite=True, max_seconds=2 / 24, stabilize=stabilize, max_side=max_side)
+                variants.append(("stabilised, max_side 720", True, 720, None))
+            measured: dict[str, list[float]] = {label: [] for label, *_ in variants}
+            for _, stabilize, max_side, work_side in variants:  # warm-up
+                options = dict(overwrite=True, stabilize=stabilize, max_side=max_side, work_side=work_side)
+                stylize_video(generator, clip, Path(scratch) / "warm.mp4", max_seconds=2 / 24, **options)
             for _ in range(rounds):
-                for label, stabilize, max_side in variants:
-                    report = stylize_video(generator, clip, Path(scratch) / "out.mp4", overwrite=True, stabilize=stabilize, max_side=max_side)
+                for label, stabilize, max_side, work_side in variants:
+                    options = dict(overwrite=True, stabilize=stabilize, max_side=max_side, work_side=work_side)
+                    report = stylize_video(generator, clip, Path(scratch) / "out.mp4", **options)
                     measured[label].append(report.fps)
                     print(f"speed {name} {label}: {report.fps:.2f} frames/s", flush=True)
             for label, values in measured.items():
@@ -81,7 +86,9 @@ def speed(model: str, sizes: list[str], frames: int, rounds: int, device: str) -
     return rows
 
 
-def stability(model: str, frames: int, size: tuple[int, int]) -> list[dict]:
+def stability(model: str, frames: int, size: tuple[int, int], work_side: int) -> list[dict]:
+    """Warping error and frame difference of the input, the per-frame and the stabilised output, each also with the
+    generator at `work_side` (stabilised at that size, then guided-upsampled)."""
     from stylegan_hub import StyleGenerator
     from stylegan_hub.artwork import ARTWORK_FILTERS
     from stylegan_hub.metrics import style_distance
@@ -93,33 +100,38 @@ def stability(model: str, frames: int, size: tuple[int, int]) -> list[dict]:
 
     generator = StyleGenerator.from_pretrained(model)
     plain = FrameStylizer(generator, stabilize=False)
+    plain_small = FrameStylizer(generator, stabilize=False, work_side=work_side)
     teacher = ARTWORK_FILTERS[model.split(":")[-1]] if model.split(":")[-1] in ARTWORK_FILTERS else None
     rows = []
     with tempfile.TemporaryDirectory() as scratch:
         for kind in CLIP_KINDS:
             clip = make_clip(kind, Path(scratch) / f"{kind}.mp4", size=size, frames=frames)
             meter, stabilizer = TemporalMeter(), Stabilizer()
-            kept = {"photo": [], "per-frame": [], "stabilised": [], "teacher": []}
+            steady_small = FrameStylizer(generator, work_side=work_side)
+            small = f"work side {work_side}"
+            outputs = ("per-frame", "stabilised", f"per-frame, {small}", f"stabilised, {small}")
+            kept = {"photo": [], "teacher": [], **{name: [] for name in outputs}}
             for index, frame in enumerate(read_frames(clip)):
                 styled = plain.stylize(frame)
-                steady = stabilizer(frame, styled.copy())
-                meter.update(frame, {"input": frame, "per-frame": styled, "stabilised": steady})
+                versions = dict(zip(outputs, (styled, stabilizer(frame, styled.copy()), plain_small.stylize(frame), steady_small(frame) / 255)))
+                meter.update(frame, {"input": frame, **versions})
                 if index % 8 == 4:
                     tensor = lambda a: torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32)).permute(2, 0, 1)[None]  # noqa: E731
                     kept["photo"].append(tensor(frame / 255))
-                    kept["per-frame"].append(tensor(styled))
-                    kept["stabilised"].append(tensor(steady))
+                    for name, version in versions.items():
+                        kept[name].append(tensor(version))
                     if teacher is not None:
                         kept["teacher"].append(tensor(teacher(frame / 255)))
             results = meter.results()
             row = {"clip": kind, "cuts": meter.cuts, "pairs": results["input"]["pairs"]}
-            for name in ("input", "per-frame", "stabilised"):
+            for name in ("input", *outputs):
                 row[f"warping {name}"] = results[name]["warping_error"] * 1e3
                 row[f"difference {name}"] = results[name]["frame_difference"]
             if teacher is not None:
-                distances = {name: style_distance(kept[name], kept["photo"], kept["teacher"]) for name in ("per-frame", "stabilised")}
-                row["style per-frame"], row["style stabilised"] = distances["per-frame"], distances["stabilised"]
+                distances = {name: style_distance(kept[name], kept["photo"], kept["teacher"]) for name in outputs}
+                row.update({f"style {name}": distance for name, distance in distances.items()})
                 row["style ratio"] = distances["stabilised"] / distances["per-frame"]
+                row[f"style ratio, {small}"] = distances[f"stabilised, {small}"] / distances[f"per-frame, {small}"]
             rows.append(row)
             print("stability", json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in row.items()}), flush=True)
     return rows
@@ -187,7 +199,9 @@ def main() -> None:
     parser.add_argument("--sizes", nargs="+", default=["720p", "1080p"], choices=list(SIZES))
     parser.add_argument("--speed-frames", type=int, default=12)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--work-sides", type=int, nargs="*", default=[640, 480], help="work sides timed in the speed section")
     parser.add_argument("--stability-frames", type=int, default=48)
+    parser.add_argument("--stability-work-side", type=int, default=240, help="work side also measured for stability")
     parser.add_argument("--memory-frames", type=int, nargs="+", default=[12, 48])
     parser.add_argument("--memory-tiles", nargs="+", default=["auto", "512"], help="tile sizes to measure (auto: as users run it)")
     parser.add_argument("--threads", type=int, default=2, help="torch threads (default: %(default)s)")
@@ -197,9 +211,9 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     results = {"threads": args.threads, "device": args.device, "model": args.model}
     if "speed" in args.sections:
-        results["speed"] = speed(args.model, args.sizes, args.speed_frames, args.rounds, args.device)
+        results["speed"] = speed(args.model, args.sizes, args.speed_frames, args.rounds, args.device, args.work_sides)
     if "stability" in args.sections:
-        results["stability"] = stability(args.model, args.stability_frames, (480, 270))
+        results["stability"] = stability(args.model, args.stability_frames, (480, 270), args.stability_work_side)
     if "memory" in args.sections:
         results["memory"] = memory(args.model, args.memory_frames, args.threads, args.memory_tiles)
     if "strip" in args.sections:

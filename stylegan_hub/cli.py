@@ -60,6 +60,7 @@ def cmd_stylize(args: argparse.Namespace) -> int:
             max_side=args.max_side,
             tile=args.tile,
             precision=args.precision,
+            work_side=args.work_side,
         )
         save_image(result, target)
 
@@ -117,6 +118,7 @@ def stylize_video_file(generator, path: Path, target: Path, args: argparse.Names
             overwrite=args.overwrite,
             tile=args.tile,
             precision=args.precision,
+            work_side=args.work_side,
             progress=progress,
         )
     print(f"{target}: {report.frames} frames in {report.seconds:.1f} s ({report.fps:.2f} frames/s)", file=sys.stderr)
@@ -309,6 +311,13 @@ def build_parser() -> argparse.ArgumentParser:
     stylize.add_argument("--preserve-color", action="store_true", help="keep the photo's colours, take the style's texture and tone")
     stylize.add_argument("--max-side", type=int, default=None, help="downscale inputs whose longer side exceeds this")
     stylize.add_argument("--tile", type=int, default=None, help="tile size in pixels for large images (default: automatic; 0: never)")
+    stylize.add_argument(
+        "--work-side",
+        type=int,
+        default=None,
+        help="run the model on a copy fitted into this many pixels and upsample the result guided by the full-size "
+        "input (much faster for large images and video; the style's texture is drawn at that size)",
+    )
     stylize.add_argument(
         "--precision",
         choices=PRECISIONS,

@@ -12,6 +12,7 @@ import copy
 import functools
 import math
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -24,6 +25,7 @@ from .color import rgb_to_yuv, yuv_to_rgb
 from .errors import StyleGanHubError
 from .images import load_image
 from .names import PRECISIONS
+from .upsampling import guided_upsample
 
 if TYPE_CHECKING:
     from .models.generator import StyleGenerator
@@ -31,6 +33,7 @@ if TYPE_CHECKING:
 # Above this many pixels, tiles keep peak memory bounded (a 4K photo holds 8.3 M pixels).
 AUTO_TILE_PIXELS = 1536 * 1536
 AUTO_TILE_SIZE = 512
+MIN_WORK_SIDE = 16  # smaller copies leave the guided fit too few pixels to be worth it
 
 
 def pil_to_tensor(image: Image.Image) -> torch.Tensor:
@@ -166,23 +169,62 @@ def stylize_tensor(
     preserve_color: bool = False,
     tile: int | None = None,
     precision: str = "auto",
+    work_side: int | None = None,
 ) -> torch.Tensor:
     """(B, 3, H, W) in [0, 1] -> stylized batch in [0, 1]; the core every front end (API, CLI, app) calls."""
     if not 0.0 <= strength <= 1.0:
         raise ValueError(f"strength must be between 0 (the photo) and 1 (full style), got {strength}")
     if tile is not None and tile < 0:
         raise ValueError(f"tile must be a positive tile size in pixels, 0 to disable tiling, or None, got {tile}")
+    check_work_side(work_side)
     generator = inference_generator(generator, precision)  # also checks `precision`
-    return stylize_prepared(generator, photo, strength=strength, preserve_color=preserve_color, tile=tile)
+    return stylize_prepared(generator, photo, strength=strength, preserve_color=preserve_color, tile=tile, work_side=work_side)
+
+
+def fit_tensor(batch: torch.Tensor, side: int) -> torch.Tensor:
+    """(B, 3, H, W) scaled down (antialiased) so its longer side is at most `side` pixels; unchanged if it fits."""
+    if max(batch.shape[-2:]) <= side:
+        return batch
+    scale = side / max(batch.shape[-2:])
+    size = [max(1, round(s * scale)) for s in batch.shape[-2:]]
+    return F.interpolate(batch, size=size, mode="bicubic", antialias=True, align_corners=False).clamp(0, 1)
+
+
+def check_work_side(work_side: int | None) -> None:
+    if work_side is not None and (isinstance(work_side, bool) or not isinstance(work_side, int) or work_side < MIN_WORK_SIDE):
+        raise ValueError(
+            f"work_side must be a number of pixels (at least {MIN_WORK_SIDE}), or None to stylize at full size, got {work_side!r}"
+        )
 
 
 def stylize_prepared(
-    generator: "StyleGenerator", photo: torch.Tensor, *, strength: float = 1.0, preserve_color: bool = False, tile: int | None = None
+    generator: "StyleGenerator",
+    photo: torch.Tensor,
+    *,
+    strength: float = 1.0,
+    preserve_color: bool = False,
+    tile: int | None = None,
+    work_side: int | None = None,
+    refine: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
 ) -> torch.Tensor:
     """`stylize_tensor` with a generator already made by `inference_generator`: for many calls in a row (the
-    frames of a video), which then share one prepared copy of the model."""
+    frames of a video), which then share one prepared copy of the model. `refine(photo, styled)` may change the
+    generator's output at the size the generator ran, before any upsampling (the video stabiliser)."""
     if strength == 0:
         return photo.clone()
+    small = fit_tensor(photo, work_side) if work_side is not None else photo
+    styled = run_generator_auto_tiled(generator, small, tile)
+    if refine is not None:
+        styled = refine(small, styled)
+    if small is not photo:
+        styled = guided_upsample(photo, small, styled)
+    if preserve_color:
+        styled = transfer_luminance(styled, photo)
+    return torch.lerp(photo, styled, strength)
+
+
+def run_generator_auto_tiled(generator: "StyleGenerator", photo: torch.Tensor, tile: int | None) -> torch.Tensor:
+    """The generator's output for the whole photo, in tiles when `tile` asks for them or (None) the photo is large."""
     height, width = photo.shape[-2:]
     overlap = 2 * generator.receptive_radius
     if tile is None:
@@ -191,12 +233,8 @@ def stylize_prepared(
         tile = max(AUTO_TILE_SIZE, 3 * overlap) if height * width > AUTO_TILE_PIXELS else 0
     tile_size = max(tile, 2 * overlap + generator.size_multiple) if tile else 0
     if tile_size and (height > tile_size or width > tile_size):
-        styled = run_generator_tiled(generator, photo, tile_size, overlap)
-    else:
-        styled = run_generator(generator, photo)
-    if preserve_color:
-        styled = transfer_luminance(styled, photo)
-    return torch.lerp(photo, styled, strength)
+        return run_generator_tiled(generator, photo, tile_size, overlap)
+    return run_generator(generator, photo)
 
 
 def stylize(
@@ -208,25 +246,26 @@ def stylize(
     max_side: int | None = None,
     tile: int | None = None,
     precision: str = "auto",
+    work_side: int | None = None,
 ) -> Image.Image | list[Image.Image]:
     """Stylize one image (path, PIL, numpy) -> PIL image, or a tensor batch (B, 3, H, W) in [0, 1] -> list of PIL.
 
     `strength` blends from the photo (0) to the full style (1); `preserve_color` keeps the photo's colours;
     `max_side` downscales larger images first; `tile` is the tile size in pixels (None: automatic for images over
-    ~2.4 megapixels, 0: never); `precision` is "float32", "bfloat16" or "auto" (bfloat16 where the hardware has it).
-    RGBA inputs keep their alpha channel.
+    ~2.4 megapixels, 0: never); `precision` is "float32", "bfloat16" or "auto" (bfloat16 where the hardware has it);
+    `work_side` runs the generator on a copy fitted into that many pixels and brings the result back to full size
+    by guided upsampling (`stylegan_hub.upsampling`): much faster on large images, with the photo's edges sharp
+    and the style's texture drawn at the smaller size's scale. RGBA inputs keep their alpha channel.
     """
     if max_side is not None and (not isinstance(max_side, int) or max_side < 1):
         raise ValueError(f"max_side must be a positive number of pixels, got {max_side!r}")
-    options = dict(strength=strength, preserve_color=preserve_color, tile=tile, precision=precision)
+    options = dict(strength=strength, preserve_color=preserve_color, tile=tile, precision=precision, work_side=work_side)
     if isinstance(image, torch.Tensor):
         batch = image.unsqueeze(0) if image.dim() == 3 else image
         if batch.dim() != 4 or batch.shape[1] != 3 or not batch.is_floating_point():
             raise ValueError(f"tensor input must be float (B, 3, H, W) or (3, H, W) in [0, 1], got {tuple(image.shape)}")
-        if max_side is not None and max(batch.shape[-2:]) > max_side:
-            scale = max_side / max(batch.shape[-2:])
-            size = [max(1, round(s * scale)) for s in batch.shape[-2:]]
-            batch = F.interpolate(batch, size=size, mode="bicubic", antialias=True, align_corners=False).clamp(0, 1)
+        if max_side is not None:
+            batch = fit_tensor(batch, max_side)
         return [tensor_to_pil(y) for y in stylize_tensor(generator, batch, **options)]
 
     picture = load_image(image)

@@ -1,5 +1,6 @@
 """The speed benchmark at toy scale: every variant is timed, the report and README table are written."""
 
+import re
 import sys
 from pathlib import Path
 
@@ -37,11 +38,12 @@ def test_speed_benchmark_times_every_variant_and_writes_the_report(tmp_path, cap
     rows = [line for line in report.splitlines() if line.startswith("| ") and not line.startswith("| variant")]
     names = [row.split(" | ")[0].removeprefix("| ") for row in rows]
     assert names[0] == speed.BASELINE
-    assert {"AnimeGANv2 fp32", "CycleGAN-ResNet9 fp32", speed.PLAIN, "ours fp32 channels-last, untiled", speed.SHIPPED} <= set(names)
+    assert {"AnimeGANv2 fp32", "CycleGAN-ResNet9 fp32", speed.PLAIN, "ours fp32 channels-last, untiled", speed.SHIPPED, speed.FAST} <= set(names)
     assert any(name.startswith("ours ONNX Runtime int8") for name in names)
     assert "64x64 median (min-max) s" in report and "Default fine-tune step" in report
     seams = float(report.split("largest difference ")[1].split(" ")[0])
     assert seams < speed.SEAM_LIMIT and "(seamless)" in report
+    assert re.search(r"Work side \d+ at 4K \(.+\): [\d.]+ dB PSNR .* same small result: [\d.]+ dB", report)
     assert report.rstrip().endswith("hand-written")
     text = readme.read_text()
     assert "old" not in text and f"| {speed.PLAIN} |" in text and text.endswith("rest\n")

@@ -56,6 +56,19 @@ def test_stylize_single_file_with_options(photos, tmp_path, tiny_style):
     assert Image.open(tmp_path / "single.jpg").format == "JPEG"
 
 
+def test_work_side_reaches_the_library_and_a_bad_one_is_named(photos, tmp_path, tiny_style, capsys):
+    assert main(["stylize", "--model", tiny_style, "-o", str(tmp_path / "fast.png"), "--work-side", "16", str(photos / "a.png")]) == 0
+    generator = StyleGenerator.from_pretrained(tiny_style)
+    written = np.asarray(Image.open(tmp_path / "fast.png"))
+    assert np.array_equal(written, np.asarray(generator.stylize(photos / "a.png", work_side=16)))
+    assert written.shape == np.asarray(Image.open(photos / "a.png")).shape
+    assert not np.array_equal(written, np.asarray(generator.stylize(photos / "a.png")))
+    assert main(["stylize", "--model", tiny_style, "-o", str(tmp_path / "bad.png"), "--work-side", "4", str(photos / "a.png")]) != 0
+    error = capsys.readouterr().err
+    assert "work_side" in error and "4" in error and "Traceback" not in error
+    assert not (tmp_path / "bad.png").exists()
+
+
 def test_glob_and_builtin_style(photos, tmp_path):
     assert main(["stylize", "--model", "builtin:oil", "--output-dir", str(tmp_path / "out"), str(photos / "*.png")]) == 0
     assert len(list((tmp_path / "out").glob("*.png"))) == 2

@@ -226,11 +226,15 @@ def test_pairs_across_a_hard_cut_are_left_out():
     assert meter.cuts == 1 and meter.results()["input"]["pairs"] == 4
 
 
-def test_stabilisation_removes_flicker_and_restarts_at_a_cut(generator):
+@pytest.mark.parametrize("work_side", [None, 48])
+def test_stabilisation_removes_flicker_and_restarts_at_a_cut(generator, work_side):
+    """With a work side, the stabiliser runs on the small frames, before guided upsampling."""
     frames = list(clip_frames("cut", size=SIZE, frames=8))
-    plain, steady = FrameStylizer(generator, stabilize=False), FrameStylizer(generator)
+    plain, steady = FrameStylizer(generator, stabilize=False, work_side=work_side), FrameStylizer(generator, work_side=work_side)
     per_frame = [plain(f) for f in frames]
     stabilised = [steady(f) for f in frames]
+    assert stabilised[0].shape == frames[0].shape
+    assert max(steady.stabilizer.previous.shape[:2]) == (work_side or max(SIZE))
     first_shot = slice(0, 4)
     assert warping_error(frames[first_shot], stabilised[first_shot]) < 0.5 * warping_error(frames[first_shot], per_frame[first_shot])
     assert steady.cuts == 1
@@ -254,12 +258,17 @@ def test_stabilised_pan_of_real_footage_is_far_steadier_with_a_shipped_style():
     assert results["stabilised"]["warping_error"] < 0.1 * results["per-frame"]["warping_error"]  # measured: 0.03
 
 
-def test_stylize_video_matches_the_image_path_on_the_first_frame(clip, tmp_path, generator):
-    report = stylize_video(generator, clip, tmp_path / "styled.mp4", stabilize=False)
+@pytest.mark.parametrize("work_side", [None, 32])
+def test_stylize_video_matches_the_image_path_on_the_first_frame(clip, tmp_path, generator, work_side):
+    report = stylize_video(generator, clip, tmp_path / "styled.mp4", stabilize=False, work_side=work_side)
     assert report.frames == 12 and report.path.is_file()
     first = next(read_frames(clip))
-    expected = np.asarray(generator.stylize(first.copy()))
-    assert np.abs(next(read_frames(report.path)).astype(int) - expected).mean() < 3  # H.264 loses a little
+    expected = np.asarray(generator.stylize(first.copy(), work_side=work_side))
+    written = next(read_frames(report.path))
+    assert written.shape == first.shape
+    assert np.abs(written.astype(int) - expected).mean() < 3  # H.264 loses a little
+    if work_side:  # it did stylize small: the full-size result differs
+        assert np.abs(written.astype(int) - np.asarray(generator.stylize(first.copy()))).mean() > 3
 
 
 # ---- the command line ------------------------------------------------------------------------------------------

@@ -227,8 +227,11 @@ class StyleGenerator(HubModel, model_card_template=GENERATOR_CARD, **HUB_METADAT
         max_side: int | None = None,
         tile: int | None = None,
         precision: str = "auto",
+        work_side: int | None = None,
     ) -> "Image.Image | list[Image.Image]":
         """Stylize a photo (path, PIL image, numpy array) or a tensor batch in [0, 1]; see `stylegan_hub.inference`."""
         from ..inference import stylize
 
-        return stylize(self, image, strength=strength, preserve_color=preserve_color, max_side=max_side, tile=tile, precision=precision)
+        return stylize(
+            self, image, strength=strength, preserve_color=preserve_color, max_side=max_side, tile=tile, precision=precision, work_side=work_side
+        )

@@ -32,31 +32,51 @@ class VideoReport:
 
 class FrameStylizer:
     """Stylizes frames one after another: the image path (`stylize_prepared`, one prepared model for the clip) and,
-    with `stabilize`, the temporal blend of `Stabilizer`. Call with a uint8 RGB frame; returns a uint8 RGB frame."""
+    with `stabilize`, the temporal blend of `Stabilizer` on the generator's output (before the blend with the photo
+    that `strength` and `preserve_color` ask for). Call with a uint8 RGB frame; returns a uint8 RGB frame."""
 
-    def __init__(self, generator: "StyleGenerator", *, strength: float = 1.0, preserve_color: bool = False, tile: int | None = None, precision: str = "auto", stabilize: bool = True):
-        from ..inference import inference_generator
+    def __init__(
+        self,
+        generator: "StyleGenerator",
+        *,
+        strength: float = 1.0,
+        preserve_color: bool = False,
+        tile: int | None = None,
+        precision: str = "auto",
+        stabilize: bool = True,
+        work_side: int | None = None,
+    ):
+        from ..inference import check_work_side, inference_generator
         from .stabilize import Stabilizer
 
         if not 0.0 <= strength <= 1.0:
             raise ValueError(f"strength must be between 0 (the photo) and 1 (full style), got {strength}")
+        check_work_side(work_side)
         self.generator = inference_generator(generator, precision)
-        self.options = dict(strength=strength, preserve_color=preserve_color, tile=tile)
+        self.options = dict(strength=strength, preserve_color=preserve_color, tile=tile, work_side=work_side)
         self.stabilizer = Stabilizer() if stabilize else None
 
     def stylize(self, frame: np.ndarray) -> np.ndarray:
         """The per-frame stylized frame, float32 (H, W, 3) in [0, 1]."""
+        return self._stylize(frame, refine=None)
+
+    def __call__(self, frame: np.ndarray) -> np.ndarray:
+        styled = self._stylize(frame, refine=None if self.stabilizer is None else self._stabilise)
+        return (np.clip(styled, 0, 1) * 255 + 0.5).astype(np.uint8)
+
+    def _stylize(self, frame: np.ndarray, refine) -> np.ndarray:
         from ..inference import stylize_prepared
 
         photo = torch.from_numpy(frame).permute(2, 0, 1).unsqueeze(0).float().div_(255)
-        styled = stylize_prepared(self.generator, photo, **self.options)
+        styled = stylize_prepared(self.generator, photo, **self.options, refine=refine)
         return styled[0].permute(1, 2, 0).contiguous().numpy()
 
-    def __call__(self, frame: np.ndarray) -> np.ndarray:
-        styled = self.stylize(frame)
-        if self.stabilizer is not None:
-            styled = self.stabilizer(frame, styled)
-        return (np.clip(styled, 0, 1) * 255 + 0.5).astype(np.uint8)
+    def _stabilise(self, photo: torch.Tensor, styled: torch.Tensor) -> torch.Tensor:
+        """The stabiliser on the generator's output, at the size the generator ran (with a `work_side`, before
+        guided upsampling: flow, warp and blend then cost as little as the small frame)."""
+        frame = (photo[0].permute(1, 2, 0) * 255 + 0.5).byte().numpy()
+        steady = self.stabilizer(frame, styled[0].permute(1, 2, 0).contiguous().numpy())
+        return torch.from_numpy(steady).permute(2, 0, 1).unsqueeze(0)
 
     @property
     def cuts(self) -> int:
@@ -76,27 +96,32 @@ def stylize_video(
     max_seconds: float | None = None,
     tile: int | None = None,
     precision: str = "auto",
+    work_side: int | None = None,
     progress: Callable[[int, int], None] | None = None,
     cancel=None,
 ) -> VideoReport:
     """Stylize the clip `src` into `dst` (.mp4, .mov, .m4v or .mkv; H.264), keeping its audio, frame rate, duration
     and orientation. `model` is a StyleGenerator or a name `StyleGenerator.from_pretrained` takes.
 
-    `strength`, `preserve_color`, `max_side`, `tile` and `precision` are those of `stylize`; `stabilize` blends each
-    frame with the previous output along the optical flow (no flicker; on by default); `max_seconds` stops after
+    `strength`, `preserve_color`, `max_side`, `tile`, `precision` and `work_side` are those of `stylize` (a
+    `work_side` stylizes large frames several times faster at full size; docs/video.md); `stabilize` blends each frame with the previous output along the optical flow (no flicker; on by default); `max_seconds` stops after
     that much of the clip (a preview); `overwrite` replaces an existing `dst`; `progress(done, total)` is called per
     frame and setting `cancel` (a threading.Event) stops at the next frame and raises `Cancelled`. Frames stream
     through, so memory does not grow with the clip's length; `dst` appears only once it is complete. Bad input
     raises VideoError with a one-line message.
     """
+    from ..inference import check_work_side
     from ..models import StyleGenerator
 
     check_output(dst, overwrite=overwrite)  # before loading anything: refusing takes no time
     probe(src)
     if max_side is not None and (not isinstance(max_side, int) or max_side < 8):
         raise ValueError(f"max_side must be a number of pixels (at least 8), got {max_side!r}")
+    check_work_side(work_side)
     generator = model if isinstance(model, torch.nn.Module) else StyleGenerator.from_pretrained(model)
-    stylizer = FrameStylizer(generator, strength=strength, preserve_color=preserve_color, tile=tile, precision=precision, stabilize=stabilize)
+    stylizer = FrameStylizer(
+        generator, strength=strength, preserve_color=preserve_color, tile=tile, precision=precision, stabilize=stabilize, work_side=work_side
+    )
     start = time.perf_counter()
     frames = transcode(src, dst, stylizer, overwrite=overwrite, max_side=max_side, max_seconds=max_seconds, progress=progress, cancel=cancel)
     return VideoReport(Path(dst), frames, time.perf_counter() - start, stylizer.cuts)
