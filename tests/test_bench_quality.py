@@ -40,8 +40,8 @@ def test_benchmark_runs_every_method_resumes_and_writes_the_report(tiny_base, tm
 
     report = (tmp_path / "docs" / "benchmark.md").read_text()
     assert "## The bar" in report and "paired upper bound" in report and "ours, gram" in report and "brick" in report
-    for figure in ("grid", "psnr-gain", "style-steps", "grade", "brick"):  # grade, brick: the per-style picture grids
-        assert (tmp_path / "docs" / "images" / f"benchmark-{figure}.png").stat().st_size > 1000
+    for figure in ("grid.jpg", "psnr-gain.png", "style-steps.png", "grade.jpg", "brick.jpg"):  # grade, brick: per-style grids
+        assert (tmp_path / "docs" / "images" / f"benchmark-{figure}").stat().st_size > 1000
     assert "style distance, 1 exemplars, every teacher style" in report and "paired model, grade" in report
     text = readme.read_text()
     assert "old table" not in text and "| check | measured |" in text and text.endswith("rest\n")
