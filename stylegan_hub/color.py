@@ -1,15 +1,21 @@
-"""Colour spaces of image tensors (B, 3, ...): inference keeps a photo's chroma with them, and the colour loss
-compares chroma on its own."""
+"""Colour spaces of image tensors (B, 3, ...): inference keeps a photo's chroma with them, guided upsampling follows
+its luma, and the colour loss compares chroma on its own."""
 
 from __future__ import annotations
 
 import torch
 
 
+def luma(rgb: torch.Tensor) -> torch.Tensor:
+    """BT.601 luma Y of (B, 3, ...) -> (B, 1, ...)."""
+    r, g, b = rgb.unbind(1)
+    return (0.299 * r + 0.587 * g + 0.114 * b).unsqueeze(1)
+
+
 def rgb_to_yuv(rgb: torch.Tensor) -> torch.Tensor:
     """BT.601 luma Y and chroma U, V along dimension 1."""
-    r, g, b = rgb.unbind(1)
-    y = 0.299 * r + 0.587 * g + 0.114 * b
+    y = luma(rgb)[:, 0]
+    r, _, b = rgb.unbind(1)
     return torch.stack([y, 0.492 * (b - y), 0.877 * (r - y)], dim=1)
 
 

@@ -14,20 +14,16 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from .color import luma
+
 RADIUS = 2  # window radius at the small size
 EPSILON = 1e-3  # ridge on the luminance variance: larger values fit flatter maps
 BAND_ROWS = 256  # full-size rows made at a time, which bounds the memory of a 4K result
-LUMA = (0.299, 0.587, 0.114)  # BT.601, as stylegan_hub.color
 
 
 def box_filter(x: torch.Tensor, radius: int) -> torch.Tensor:
     """Mean over each (2r+1)^2 window, edges repeated; (B, C, H, W) -> same shape."""
     return F.avg_pool2d(F.pad(x, (radius,) * 4, mode="replicate"), 2 * radius + 1, stride=1)
-
-
-def luminance(rgb: torch.Tensor) -> torch.Tensor:
-    """(B, 3, H, W) -> (B, 1, H, W)."""
-    return torch.einsum("bchw,c->bhw", rgb.float(), rgb.new_tensor(LUMA, dtype=torch.float32)).unsqueeze(1)
 
 
 def local_slopes(guide: torch.Tensor, output: torch.Tensor, radius: int = RADIUS, eps: float = EPSILON) -> torch.Tensor:
@@ -48,7 +44,7 @@ def guided_upsample(
     copy of it): up(a)·luminance(photo) + up(small_output - a·luminance(small_photo)), which is the small output
     upsampled plus the photo's own luminance detail, scaled by how the style maps luminance there. Float32
     (B, 3, H, W) in [0, 1]."""
-    small_guide, small_output = luminance(small_photo), small_output.float()
+    small_guide, small_output = luma(small_photo.float()), small_output.float()
     a = local_slopes(small_guide, small_output, radius, eps)
     offset = small_output - a * small_guide  # the fit's b plus its remainder, small_output - (a·guide + b)
     height, width = photo.shape[-2:]
@@ -60,5 +56,5 @@ def guided_upsample(
         bottom = min(top + BAND_ROWS, height)
         band = F.interpolate(maps[:, :, top:bottom], size=(bottom - top, width), mode="bilinear", align_corners=False)
         scale, shift = band.chunk(2, 1)
-        torch.addcmul(shift, scale, luminance(photo[:, :, top:bottom]), out=result[:, :, top:bottom])
+        torch.addcmul(shift, scale, luma(photo[:, :, top:bottom].float()), out=result[:, :, top:bottom])
     return result.clamp_(0, 1)

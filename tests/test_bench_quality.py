@@ -43,6 +43,7 @@ def test_benchmark_runs_every_method_resumes_and_writes_the_report(tiny_base, tm
     for figure in ("grid.jpg", "psnr-gain.png", "style-steps.png", "grade.jpg", "brick.jpg"):  # grade, brick: per-style grids
         assert (tmp_path / "docs" / "images" / f"benchmark-{figure}").stat().st_size > 1000
     assert "style distance, 1 exemplars, every teacher style" in report and "paired model, grade" in report
+    assert "| style distance (photo = 1), 1 exemplar(s) |" in report and "STYLE_DISTANCE" not in report
     text = readme.read_text()
     assert "old table" not in text and "| check | measured |" in text and text.endswith("rest\n")
 

@@ -7,6 +7,7 @@ import torch.nn.functional as F
 from test_inference import photo
 
 from stylegan_hub import StyleGenerator, upsampling
+from stylegan_hub.color import luma
 from stylegan_hub.inference import fit_tensor, pil_to_tensor, stylize_tensor
 
 
@@ -19,7 +20,7 @@ def detailed_photo(height=96, width=128):
 
 def toned(x):
     """A sepia-like style: each output channel an affine map of the luminance."""
-    return upsampling.luminance(x) * torch.tensor([0.9, 0.7, 0.4]).view(1, 3, 1, 1) + torch.tensor([0.1, 0.05, 0.0]).view(1, 3, 1, 1)
+    return luma(x) * torch.tensor([0.9, 0.7, 0.4]).view(1, 3, 1, 1) + torch.tensor([0.1, 0.05, 0.0]).view(1, 3, 1, 1)
 
 
 def test_an_affine_style_comes_back_with_the_full_size_detail():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from ..color import rgb_to_yuv
+from ..color import luma
 
 
 def _check_pair(a: torch.Tensor, b: torch.Tensor) -> None:
@@ -53,7 +53,7 @@ def ssim(output: torch.Tensor, target: torch.Tensor) -> float:
 
 def _edges(image: torch.Tensor, blur_sigma: float = 1.5) -> torch.Tensor:
     """Gradient magnitude of the blurred luminance, normalised to [0, 1] per image: the structure a style must keep."""
-    luminance = rgb_to_yuv(image.float())[:, :1]
+    luminance = luma(image.float())
     size = int(2 * round(3 * blur_sigma) + 1)
     window = _gaussian_window(size, blur_sigma).to(image.device)
     smooth = F.conv2d(F.pad(luminance, [size // 2] * 4, mode="replicate"), window)
