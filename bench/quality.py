@@ -40,8 +40,8 @@ from stylegan_hub.metrics.report import fit_image
 from stylegan_hub.models import StyleGenerator
 from stylegan_hub.models.perceptual import RandomFilterBank
 from stylegan_hub.training import finetune
-from stylegan_hub.training.finetune import load_base
 from stylegan_hub.training.config import DEFAULT_BASE, FinetuneConfig
+from stylegan_hub.training.finetune import load_base
 from stylegan_hub.training.run import make_optimizers
 
 REPO = Path(__file__).resolve().parent.parent
@@ -106,16 +106,24 @@ def texture(name: str) -> Image.Image:
     return Image.fromarray(getattr(skimage.data, name)()).convert("RGB")
 
 
-def exemplar_dir(root: Path, kind: str, style: str, shots: int) -> Path:
+def teacher_photos(shots: int, side: int) -> list[Image.Image]:
+    """The train photos the exemplars and the paired bound are made from, fitted into the held-out photos' side.
+
+    The teachers' strokes, fills and lines scale with the picture (`artwork.REFERENCE_SIDE`), so rendering these at
+    any other size would teach marks of another size in pixels than the held-out targets are scored on."""
+    return [fit_image(sample_photo(name), side) for name in TRAIN_PHOTOS[:shots]]
+
+
+def exemplar_dir(root: Path, kind: str, style: str, shots: int, side: int) -> Path:
     """The exemplar images as files (what a user would upload): teacher(train photos) or the texture itself."""
-    folder = root / "exemplars" / f"{kind}-{style}-{shots}"
+    folder = root / "exemplars" / (f"{kind}-{style}-{shots}" + (f"-{side}px" if kind == "teacher" else ""))
     if not folder.is_dir():
         staging = folder.with_suffix(".tmp")
         shutil.rmtree(staging, ignore_errors=True)
         staging.mkdir(parents=True)
         if kind == "teacher":
-            for name in TRAIN_PHOTOS[:shots]:
-                apply_artwork(style, sample_photo(name)).save(staging / f"{name}.png")
+            for name, photo in zip(TRAIN_PHOTOS, teacher_photos(shots, side)):
+                apply_artwork(style, photo).save(staging / f"{name}.png")
         else:
             texture(style).save(staging / f"{style}.png")
         staging.rename(folder)
@@ -127,7 +135,7 @@ class Task:
 
     def __init__(self, root: Path, kind: str, style: str, shots: int, eval_side: int):
         self.kind, self.style, self.shots = kind, style, shots
-        self.exemplar_dir = exemplar_dir(root, kind, style, shots)
+        self.exemplar_dir = exemplar_dir(root, kind, style, shots, eval_side)
         self.photos = [fit_image(sample_photo(name), eval_side) for name in HELDOUT_PHOTOS]
         self.photo_tensors = [pil_to_tensor(photo) for photo in self.photos]
         self.exemplars = [pil_to_tensor(fit_image(Image.open(path), eval_side)) for path in sorted(self.exemplar_dir.iterdir())]
@@ -193,7 +201,7 @@ def train_paired(args: argparse.Namespace, task: Task, seed: int) -> StyleGenera
     generator.train()
     optimizer, _, scheduler = make_optimizers(generator, discriminator, settings)  # the discriminator's stays unused
     ema = EMAModel(generator.parameters(), decay=settings.ema_decay, use_ema_warmup=True)
-    photos = [fit_image(sample_photo(name), 768) for name in TRAIN_PHOTOS[: task.shots]]
+    photos = teacher_photos(task.shots, args.eval_side)
     crops = PairedCrops(photos, [apply_artwork(task.style, photo) for photo in photos], settings.resolution)
     for _ in range(settings.steps):
         batch = crops.sample(settings.batch_size)[0]

@@ -220,7 +220,7 @@ def stylize_prepared(
         styled = guided_upsample(photo, small, styled)
     if preserve_color:
         styled = transfer_luminance(styled, photo)
-    return torch.lerp(photo, styled, strength)
+    return styled if strength == 1 else torch.lerp(photo, styled, strength)  # the blend costs a full-size pass
 
 
 def run_generator_auto_tiled(generator: "StyleGenerator", photo: torch.Tensor, tile: int | None) -> torch.Tensor:

@@ -80,3 +80,19 @@ def test_colour_ceilings_recover_a_known_colour_transform(tmp_path, capsys):
     ceilings.main(["--output-dir", str(tmp_path), "--shots", "1", "--eval-side", "32", "--steps", "5", "--styles", "grade", "sketch"])
     table = capsys.readouterr().out
     assert "| one map, unpaired on the content set |" in table and table.count("\n|") == 7 and "| photo | " in table
+
+
+def test_exemplars_are_rendered_at_the_scale_the_targets_are_scored_at(tmp_path):
+    """The teachers' marks scale with the picture, so exemplars made from full-size photos would show the fine-tune
+    strokes and lines several times larger in pixels than the held-out targets it is scored against."""
+    import numpy as np
+    from PIL import Image
+
+    task = quality.Task(tmp_path, "teacher", "cartoon", 2, eval_side=64)
+    files = sorted(task.exemplar_dir.iterdir())
+    assert len(files) == 2
+    for path, photo in zip(files, quality.teacher_photos(2, 64)):
+        exemplar = np.asarray(Image.open(path))
+        assert max(exemplar.shape[:2]) == 64 == max(task.photos[0].size)
+        assert np.array_equal(exemplar, np.asarray(quality.apply_artwork("cartoon", photo)))
+    assert quality.Task(tmp_path, "teacher", "cartoon", 2, eval_side=48).exemplar_dir != task.exemplar_dir

@@ -23,6 +23,13 @@ def toned(x):
     return luma(x) * torch.tensor([0.9, 0.7, 0.4]).view(1, 3, 1, 1) + torch.tensor([0.1, 0.05, 0.0]).view(1, 3, 1, 1)
 
 
+@pytest.mark.parametrize("radius", [1, 2, 3])
+def test_box_filter_is_the_window_mean_with_repeated_edges(radius):
+    x = torch.rand(2, 3, 11, 17)
+    expected = F.avg_pool2d(F.pad(x, (radius,) * 4, mode="replicate"), 2 * radius + 1, stride=1)
+    assert torch.allclose(upsampling.box_filter(x, radius), expected, atol=1e-6)
+
+
 def test_an_affine_style_comes_back_with_the_full_size_detail():
     """Guards the guided part: a tone-mapping style stylized at a quarter of the size is recovered at full size, detail
     included, where plain upsampling of the small result loses the detail."""

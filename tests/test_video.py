@@ -7,6 +7,7 @@ import re
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import av
@@ -96,6 +97,28 @@ def test_rotated_clip_comes_out_upright(tmp_path):
     transcode(stored, tmp_path / "out.mp4", lambda f: f)
     out = probe(tmp_path / "out.mp4")
     assert (out.width, out.height, out.rotation) == (*SIZE, 0)
+
+
+def test_frames_are_encoded_while_the_next_is_processed_and_may_reuse_one_buffer(clip, tmp_path, monkeypatch):
+    """Encoding runs on a worker thread beside `process`; a `process` that returns the same array each time (as a
+    preallocated pipeline would) must still get each frame written as it was when returned, however slow the
+    encoder."""
+    from stylegan_hub.video import io
+
+    encode = io._write_video
+    monkeypatch.setattr(io, "_write_video", lambda *args: (time.sleep(0.02), encode(*args)))
+    buffer = np.empty((SIZE[1], SIZE[0], 3), np.uint8)
+    threads = set()
+
+    def process(frame):
+        threads.add(threading.current_thread().name)
+        np.subtract(255, frame, out=buffer)
+        return buffer
+
+    assert transcode(clip, tmp_path / "out.mp4", process) == 12
+    inverted = np.stack([255 - f.astype(int) for f in read_frames(clip)])
+    assert np.abs(inverted - np.stack(list(read_frames(tmp_path / "out.mp4")))).mean() < 3
+    assert threads == {threading.current_thread().name}  # process runs on the caller's thread
 
 
 def test_max_side_and_max_seconds(clip, tmp_path):

@@ -12,7 +12,9 @@ from __future__ import annotations
 import errno
 import os
 import tempfile
+from collections import deque
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -176,6 +178,31 @@ def check_output(dst: str | os.PathLike, *, overwrite: bool) -> Path:
     return dst
 
 
+class _Writer:
+    """Runs the output's encodes and muxes on one worker thread, in the order they are given: encoding frame k
+    overlaps stylizing frame k+1 (FFmpeg and torch both release the GIL). At most `depth` writes wait, which bounds
+    memory; a write's error is raised by a later `put` or by `finish`."""
+
+    def __init__(self, depth: int = 2):
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="video-writer")
+        self._pending: deque[Future] = deque()
+        self._depth = depth
+
+    def put(self, write: Callable, *args) -> None:
+        self._pending.append(self._pool.submit(write, *args))
+        while len(self._pending) > self._depth or (self._pending and self._pending[0].done()):
+            self._pending.popleft().result()
+
+    def finish(self) -> None:
+        """Wait for every write given so far (raising the first error)."""
+        while self._pending:
+            self._pending.popleft().result()
+
+    def close(self) -> None:
+        """Stop: writes not started are dropped, a running one is waited for (the container closes after it)."""
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+
 class Cancelled(Exception):
     """Raised inside `transcode` when its `cancel` event is set; nothing is written."""
 
@@ -211,6 +238,7 @@ def transcode(
     written = 0
     try:
         output = av.open(str(tmp), "w", format=OUTPUT_FORMATS[dst.suffix.lower()])
+        writer = _Writer()
         try:
             video_out = audio_out = decoder = audio_in = None
             waiting: list = []  # audio before the first video frame: every stream must exist before the first write
@@ -224,25 +252,27 @@ def transcode(
                     if audio_out is None:
                         waiting.append(item)
                     else:
-                        _write_audio(output, audio_out, decoder, item)
+                        writer.put(_write_audio, output, audio_out, decoder, item)
                     continue
                 result = process(item)
                 if video_out is None:
                     video_out = _add_video(output, result, frame, info, crf)
                     if audio_in is not None:
                         audio_out, decoder = _add_audio(output, audio_in)
-                _write_video(output, video_out, result, frame)
+                writer.put(_write_video, output, video_out, _video_frame(video_out, result, frame))
                 for packet in waiting:
-                    _write_audio(output, audio_out, decoder, packet)
+                    writer.put(_write_audio, output, audio_out, decoder, packet)
                 waiting.clear()
                 written += 1
                 if progress is not None:
                     progress(written, max(total, written))
             if video_out is not None:
-                output.mux(video_out.encode(None))
+                writer.put(_flush, output, video_out)
             if audio_out is not None and decoder is not None:
-                output.mux(audio_out.encode(None))
+                writer.put(_flush, output, audio_out)
+            writer.finish()
         finally:
+            writer.close()
             output.close()
         os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, dst)
@@ -277,13 +307,22 @@ def _add_video(output, first: np.ndarray, frame, info: VideoInfo, crf: int):
     return stream
 
 
-def _write_video(output, stream, result: np.ndarray, frame) -> None:
+def _video_frame(stream, result: np.ndarray, frame):
+    """The processed frame as a PyAV frame with the input's timestamp (a copy: `process` may reuse its array)."""
     import av
 
     array = np.ascontiguousarray(result[: stream.height, : stream.width])
     out = av.VideoFrame.from_ndarray(array, format="rgb24")
     out.pts, out.time_base = frame.pts, frame.time_base
+    return out
+
+
+def _write_video(output, stream, out) -> None:
     output.mux(stream.encode(out))
+
+
+def _flush(output, stream) -> None:
+    output.mux(stream.encode(None))
 
 
 def _add_audio(output, stream):
