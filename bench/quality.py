@@ -66,6 +66,8 @@ ABLATIONS = {  # fine-tune variants: the settings that differ from the default f
     "nearest-random": dict(style_space="random", style_distance="nearest"),  # each output vector its nearest exemplar's
     "all-random": dict(style_space="random", content_space="random", style_distance="nearest"),
     "noise": dict(noise_channels=8),  # noise inputs the generator can draw texture from
+    "luminance-content": dict(content_space="luminance"),  # content = the layout only, fine texture left to the style
+    "edges": dict(content_space="luminance", edges_weight=2.0),  # + the exemplars' edge statistics (flat fills, outlines)
 }
 TRAJECTORY_STEPS = 8  # points on the SWD-vs-steps curve
 

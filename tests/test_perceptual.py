@@ -1,4 +1,5 @@
-"""The random filter bank, the perceptual space of the style losses: fixed, frozen, and able to draw a texture."""
+"""The perceptual spaces: the random filter bank of the style losses (fixed, frozen, able to draw a texture) and the
+luminance pyramid of the content loss (the layout, not the texture)."""
 
 import sys
 from pathlib import Path
@@ -6,7 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from stylegan_hub.models.perceptual import RandomFilterBank
+from stylegan_hub.models.perceptual import LuminancePyramid, RandomFilterBank
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
 
@@ -47,3 +48,19 @@ def test_texture_synthesis_in_the_bank_draws_the_texture():
     result = texture_synthesis.synthesize(bank.features, stripes, steps=60, seed=0)
     noise = torch.rand(stripes.shape, generator=torch.Generator().manual_seed(0)) * 2 - 1
     assert texture_synthesis.score(result, noise, stripes) < 0.6
+
+
+def test_luminance_content_keeps_the_layout_and_leaves_fine_texture_free():
+    from stylegan_hub import losses
+
+    pyramid = LuminancePyramid(scales=(4, 8))
+    photo = torch.nn.functional.interpolate(torch.rand(2, 3, 8, 8), scale_factor=8, mode="bilinear") * 2 - 1  # 64x64
+    maps = pyramid.features(photo)
+    assert [tuple(m.shape) for m in maps] == [(2, 1, 16, 16), (2, 1, 8, 8)]
+    checker = (torch.arange(64).view(1, 1, 64, 1) + torch.arange(64).view(1, 1, 1, 64)) % 2 * 0.4 - 0.2
+    hatched = photo + checker  # a texture finer than the smallest scale: its own business
+    toned = photo * 0.5 + 0.3  # a new tone curve: free under instance normalisation
+    moved = photo.roll(16, dims=-1)  # the layout changed: what content is about
+    cost = {name: losses.content_loss(pyramid.features(x), maps, normalized=True).item() for name, x in
+            (("hatched", hatched), ("toned", toned), ("moved", moved))}  # fmt: skip
+    assert cost["hatched"] < 1e-6 and cost["toned"] < 1e-6 and cost["moved"] > 0.3

@@ -164,6 +164,8 @@ def first_step(tiny_base, grade_exemplars, tmp_path_factory):
         ((), ("--style-distance", "gram"), {"style", "color"}),
         (("--style-space", "random"), ("--style-distance", "nearest"), {"style"}),
         ((), ("--content-space", "random"), {"content"}),
+        ((), ("--content-space", "luminance"), {"content"}),
+        ((), ("--edges-weight", "2"), {"generator"}),  # the term is logged at any weight; its weight moves the total
         ((), ("--content-features", "raw"), {"content"}),
         ((), ("--style-features", "normalized"), {"style"}),
         ((), ("--color-target", "batch"), {"color"}),

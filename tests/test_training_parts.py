@@ -77,6 +77,30 @@ def test_nearest_neighbour_loss_asks_each_output_vector_to_look_like_some_exempl
     assert between.grad[0, 0] < 0 and between.grad[0, 1] > 0  # descent moves it toward (1, 0), not toward the mean
 
 
+def test_edge_statistics_tell_flat_fills_and_outlines_from_texture_whatever_the_picture_shows():
+    """Cartoon-like exemplars (flat regions, sharp borders) against outputs of other content: another flat picture
+    is close, the same layout with photo-like texture on it is far, and descent flattens the texture."""
+
+    def flat(seed: int) -> torch.Tensor:  # random rectangles of flat grey, in [-1, 1]
+        generator = torch.Generator().manual_seed(seed)
+        image = torch.zeros(2, 1, 64, 64)
+        for _ in range(12):
+            top, left = torch.randint(0, 48, (2,), generator=generator).tolist()
+            image[..., top : top + 16, left : left + 16] = torch.rand(1, generator=generator) * 2 - 1
+        return image.expand(-1, 3, -1, -1).clone()
+
+    torch.manual_seed(0)
+    exemplars, other = flat(0), flat(1)
+    textured = (other + 0.15 * torch.randn(2, 1, 64, 64)).clamp(-1, 1)
+    assert losses.edge_distribution_loss(exemplars, exemplars).item() == pytest.approx(0.0, abs=1e-6)
+    assert losses.edge_distribution_loss(other, exemplars).item() < 0.5 * losses.edge_distribution_loss(textured, exemplars).item()
+    image = textured.clone().requires_grad_(True)
+    losses.edge_distribution_loss(image, exemplars).backward()
+    with torch.no_grad():
+        stepped = image - 0.05 * image.grad / image.grad.abs().max()
+    assert losses.edge_distribution_loss(stepped, exemplars) < losses.edge_distribution_loss(textured, exemplars)
+
+
 def test_normalized_content_loss_keeps_structure_and_frees_tone():
     torch.manual_seed(0)
     features = torch.rand(2, 8, 16, 16)

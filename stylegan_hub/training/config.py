@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 DEFAULT_BASE = "builtin:base"
 STYLE_DISTANCES = ("gram", "swd", "nearest")
 FEATURE_SPACES = ("random", "discriminator")
+CONTENT_SPACES = (*FEATURE_SPACES, "luminance")
 FEATURE_KINDS = ("raw", "normalized")
 COLOR_TARGETS = ("batch", "palette")
 MIXED_PRECISIONS = ("no", "fp16", "bf16")
@@ -126,9 +127,9 @@ class FinetuneConfig(TrainingConfig):
     )
     content_space: str = option(
         "discriminator",
-        "features the content is kept in: the frozen discriminator's (two middle layers), or every map of the random "
-        "filter bank",
-        choices=FEATURE_SPACES,
+        "features the content is kept in: the frozen discriminator's (two middle layers), every map of the random "
+        "filter bank, or the luminance at 1/4 and 1/8 scale (the layout only: fine texture is the style's to redraw)",
+        choices=CONTENT_SPACES,
         group=LOSS_DESIGN,
     )
     style_distance: str = option(
@@ -162,6 +163,9 @@ class FinetuneConfig(TrainingConfig):
     adversarial_weight: float = option(0.05, "")
     identity_weight: float = option(1.0, "")
     color_weight: float = option(1.0, "")
+    edges_weight: float = option(
+        0.0, "the edge-statistics term: how flat and how sharp the exemplars are (a cartoon's fills and outlines)"
+    )
 
 
 @dataclass(kw_only=True)

@@ -20,7 +20,7 @@ from ..errors import ModelLoadError
 from ..losses import LossWeights
 from ..models import StyleDiscriminator, StyleGenerator, resolve_model_dir
 from ..models.hub import DISCRIMINATOR_SUBFOLDER
-from ..models.perceptual import RandomFilterBank
+from ..models.perceptual import LuminancePyramid, RandomFilterBank
 from .config import DEFAULT_BASE, FinetuneConfig, command_line, parse_config
 from .run import TrainingRun, make_optimizers
 from .steps import GanModels, finetune_step, freeze_lower_blocks, frozen_copy
@@ -68,6 +68,7 @@ def main(config: FinetuneConfig, on_step: Callable[[TrainingRun, int, dict[str, 
     discriminator.train()
     feature_net = frozen_copy(discriminator).to(accelerator.device)
     bank = RandomFilterBank().to(accelerator.device) if "random" in (config.style_space, config.content_space) else None
+    content_net = {"random": bank, "luminance": LuminancePyramid()}.get(config.content_space)
     freeze_lower_blocks(discriminator, config.freeze_blocks)
     generator_optimizer, discriminator_optimizer, scheduler = make_optimizers(generator, discriminator, config)
     generator, discriminator, generator_optimizer, discriminator_optimizer, scheduler = accelerator.prepare(
@@ -91,7 +92,7 @@ def main(config: FinetuneConfig, on_step: Callable[[TrainingRun, int, dict[str, 
             normalized_content=config.content_features == "normalized",
             normalized_style=config.style_features == "normalized",
             style_net=bank if config.style_space == "random" else None,
-            content_net=bank if config.content_space == "random" else None,
+            content_net=content_net,
         )
         scheduler.step()
         run.end_step(step, losses)

@@ -19,7 +19,7 @@ from .. import losses
 from ..augment import diff_augment
 from ..losses import LossWeights
 from ..models import StyleDiscriminator
-from ..models.perceptual import RandomFilterBank
+from ..models.perceptual import LuminancePyramid, RandomFilterBank
 from .config import STYLE_DISTANCES
 
 
@@ -75,7 +75,7 @@ def finetune_step(
     normalized_content: bool = True,
     normalized_style: bool = False,
     style_net: RandomFilterBank | None = None,
-    content_net: RandomFilterBank | None = None,
+    content_net: RandomFilterBank | LuminancePyramid | None = None,
 ) -> dict[str, float]:
     """Learn the exemplars' style: photos (B, 3, R, R) and exemplar crops (B, 3, R, R), both in [-1, 1].
 
@@ -129,6 +129,7 @@ def finetune_step(
             "style": style,
             "color": color,
             "identity": losses.identity_loss(exemplar_output, exemplars),
+            "edges": losses.edge_distribution_loss(output, exemplars),
             "adversarial": losses.generator_adversarial_loss(models.unwrapped_discriminator()(diff_augment(output, models.augment))[0]),
         }
         generator_loss = sum(getattr(weights, name) * value for name, value in terms.items())
