@@ -1,6 +1,6 @@
 import json
-import shlex
 import os
+import shlex
 import socket
 import subprocess
 import sys
