@@ -58,18 +58,18 @@ class FrameStylizer:
 
     def stylize(self, frame: np.ndarray) -> np.ndarray:
         """The per-frame stylized frame, float32 (H, W, 3) in [0, 1]."""
-        return self._stylize(frame, refine=None)
+        return self._stylize(frame, refine=None)[0].permute(1, 2, 0).contiguous().numpy()
 
     def __call__(self, frame: np.ndarray) -> np.ndarray:
         styled = self._stylize(frame, refine=None if self.stabilizer is None else self._stabilise)
-        return (np.clip(styled, 0, 1) * 255 + 0.5).astype(np.uint8)
+        # Rounded to 8 bits in torch (threaded, in place): at 720p, numpy's passes took a tenth of the frame's time.
+        return styled[0].mul(255).add_(0.5).clamp_(0, 255).to(torch.uint8).permute(1, 2, 0).contiguous().numpy()
 
-    def _stylize(self, frame: np.ndarray, refine) -> np.ndarray:
+    def _stylize(self, frame: np.ndarray, refine) -> torch.Tensor:
         from ..inference import stylize_prepared
 
         photo = torch.from_numpy(frame).permute(2, 0, 1).unsqueeze(0).float().div_(255)
-        styled = stylize_prepared(self.generator, photo, **self.options, refine=refine)
-        return styled[0].permute(1, 2, 0).contiguous().numpy()
+        return stylize_prepared(self.generator, photo, **self.options, refine=refine)  # (1, 3, H, W)
 
     def _stabilise(self, photo: torch.Tensor, styled: torch.Tensor) -> torch.Tensor:
         """The stabiliser on the generator's output, at the size the generator ran (with a `work_side`, before
