@@ -118,7 +118,8 @@ def teacher_photos(shots: int, side: int) -> list[Image.Image]:
 
 def exemplar_dir(root: Path, kind: str, style: str, shots: int, side: int) -> Path:
     """The exemplar images as files (what a user would upload): teacher(train photos) or the texture itself."""
-    folder = root / "exemplars" / (f"{kind}-{style}-{shots}" + (f"-{side}px" if kind == "teacher" else ""))
+    name = f"{kind}-{style}-{shots}-{side}px" if kind == "teacher" else f"{kind}-{style}-{shots}"  # textures have one scale
+    folder = root / "exemplars" / name
     if not folder.is_dir():
         staging = folder.with_suffix(".tmp")
         shutil.rmtree(staging, ignore_errors=True)

@@ -165,7 +165,7 @@ def first_step(tiny_base, grade_exemplars, tmp_path_factory):
         (("--style-space", "random"), ("--style-distance", "nearest"), {"style"}),
         ((), ("--content-space", "random"), {"content"}),
         ((), ("--content-space", "luminance"), {"content"}),
-        ((), ("--edges-weight", "2"), {"generator"}),  # the term is logged at any weight; its weight moves the total
+        ((), ("--edges-weight", "2"), {"generator"}),  # the term joins the total only when weighted
         ((), ("--content-features", "raw"), {"content"}),
         ((), ("--style-features", "normalized"), {"style"}),
         ((), ("--color-target", "batch"), {"color"}),

@@ -129,9 +129,10 @@ def finetune_step(
             "style": style,
             "color": color,
             "identity": losses.identity_loss(exemplar_output, exemplars),
-            "edges": losses.edge_distribution_loss(output, exemplars),
             "adversarial": losses.generator_adversarial_loss(models.unwrapped_discriminator()(diff_augment(output, models.augment))[0]),
         }
+        if weights.edges:  # off by default: no sort of every step's edge statistics for nothing
+            terms["edges"] = losses.edge_distribution_loss(output, exemplars)
         generator_loss = sum(getattr(weights, name) * value for name, value in terms.items())
     models.optimize(models.generator_optimizer, generator_loss)
 
