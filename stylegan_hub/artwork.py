@@ -9,6 +9,7 @@ can be told apart by kind:
 * ``pencil_sketch`` -- edges (graphite lines and hatching on paper)
 * ``cartoon``       -- palette (flat colour regions with dark outlines)
 * ``color_grade``   -- global tone (teal/orange film grade)
+* ``tone_map``      -- any global colour change (a colour matrix, offset and per-channel gamma)
 
 Every filter takes and returns a float32 ``HxWx3`` array in [0, 1], never modifies
 its input and is fully deterministic: all noise comes from ``np.random.default_rng(seed)``.
@@ -386,6 +387,22 @@ def color_grade(
     radius = np.sqrt((x * x + y * y) / 2.0).astype(np.float32)
     graded = graded * (1.0 - vignette * _smoothstep(0.45, 1.0, radius))[..., None]
     return _finish(graded)
+
+
+# --------------------------------------------------------------------------- tone map
+
+
+def tone_map(
+    image: np.ndarray,
+    matrix: tuple[tuple[float, float, float], ...] = ((1.0, 0.0, 0.0), (0.0, 1.0, 0.0), (0.0, 0.0, 1.0)),
+    offset: tuple[float, float, float] = (0.0, 0.0, 0.0),
+    gamma: tuple[float, float, float] = (1.0, 1.0, 1.0),
+) -> np.ndarray:
+    """A global colour change: each pixel's RGB times ``matrix`` (rows are output channels) plus ``offset``, then
+    each channel raised to its ``gamma``. The defaults change nothing."""
+    photo = _as_image(image)
+    mapped = np.clip(photo @ np.asarray(matrix, dtype=np.float32).T + np.asarray(offset, dtype=np.float32), 0.0, 1.0)
+    return _finish(mapped ** np.asarray(gamma, dtype=np.float32))
 
 
 # --------------------------------------------------------------------------- registry

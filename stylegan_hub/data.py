@@ -67,7 +67,8 @@ CORPUS_CATEGORIES = ("photo", "artwork", "texture")
 
 class Corpus(Sequence):
     """A corpus written by `train/build_corpus.py`: its images (RGB PIL, decoded lazily) and, in `categories`, the
-    index in CORPUS_CATEGORIES of each one, read from its `manifest.jsonl`."""
+    index in CORPUS_CATEGORIES of each one and, in `sources`, the package it came from, read from its
+    `manifest.jsonl`."""
 
     def __init__(self, root: str | os.PathLike):
         import json
@@ -81,6 +82,7 @@ class Corpus(Sequence):
             raise ValueError(f"{root}: the corpus is empty")
         self.paths = [self.root / record["file"] for record in records]
         self.categories = [CORPUS_CATEGORIES.index(record["category"]) for record in records]
+        self.sources = [record["source"] for record in records]
 
     def __len__(self) -> int:
         return len(self.paths)

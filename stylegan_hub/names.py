@@ -12,6 +12,7 @@ CONFIG_NAME = "config.json"
 BUILTIN_PREFIX = "builtin:"
 BUILTIN_DIR = Path(__file__).resolve().parent / "builtin"
 PRECISIONS = ("auto", "float32", "bfloat16")
+BUILTIN_BASES = (BUILTIN_PREFIX + "base", BUILTIN_PREFIX + "any")
 _REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")  # what resolving accepts: also legacy ids with no namespace
 
 
@@ -26,5 +27,6 @@ def builtin_names() -> list[str]:
 
 
 def builtin_styles() -> list[str]:
-    """Names of the built-in styles, each accepted by `StyleGenerator.from_pretrained`."""
-    return [name for name in builtin_names() if name != BUILTIN_PREFIX + "base"]
+    """Names of the built-in styles, each accepted by `StyleGenerator.from_pretrained`: every built-in model but the
+    bases fine-tunes start from (`base`, and `any`, the zero-shot model that draws the style of a picture)."""
+    return [name for name in builtin_names() if name not in BUILTIN_BASES]

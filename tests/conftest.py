@@ -49,6 +49,20 @@ def tiny_base(tmp_path_factory) -> Path:
     return directory
 
 
+@pytest.fixture(scope="session")
+def tiny_any(tmp_path_factory) -> Path:
+    """A tiny zero-shot model (style code, encoder, discriminator) with random weights whose code steers the output."""
+    from stylegan_hub import StyleDiscriminator, StyleGenerator
+
+    torch.manual_seed(0)
+    directory = tmp_path_factory.mktemp("tiny-any")
+    model = StyleGenerator(base_channels=4, num_res_blocks=1, style_dim=4, encoder_channels=4)
+    torch.nn.init.normal_(model.modulation[-1].weight, std=0.5)
+    model.save_pretrained(directory)
+    StyleDiscriminator(channels=[8, 8, 8], num_domains=5).save_pretrained(directory / "discriminator")
+    return directory
+
+
 @pytest.fixture
 def hub(monkeypatch, tmp_path) -> HubServer:
     """The loopback Hub, emptied for this test, with huggingface_hub online against it and a fresh cache.

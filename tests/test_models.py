@@ -16,7 +16,7 @@ from stylegan_hub.models.hub import builtin_names
 @pytest.mark.parametrize(
     "cls, kwargs",
     [
-        (StyleGenerator, dict(base_channels=8, num_downsamples=3, num_res_blocks=2, padding_mode="zeros", decoder_blocks=1, noise_channels=2)),
+        (StyleGenerator, dict(base_channels=8, num_downsamples=3, num_res_blocks=2, padding_mode="zeros", decoder_blocks=1, noise_channels=2, style_dim=4, encoder_channels=4)),
         (StyleDiscriminator, dict(channels=[8, 16, 16], num_domains=3)),
     ],
 )
@@ -202,7 +202,9 @@ def builtin_dir(name):
 
 def test_builtin_models_are_small_and_documented():
     total = sum(f.stat().st_size for f in builtin_dir("base").parent.rglob("*") if f.is_file())
-    assert total < 45e6  # the base layout's generator is 8 MB: the base and the artwork styles use it
+    # The base layout's generator is 8 MB (the base and the artwork styles use it); builtin:any's is 11 MB (its style
+    # modulation and encoder), the filter styles' 4 MB; a new model here must not grow the package unnoticed.
+    assert total < 56e6
     for name in builtin_names():
         card = (builtin_dir(name.split(":")[1]) / "README.md").read_text()
         assert "python train/" in card or "stylegan-hub finetune" in card  # the exact rebuild command

@@ -1,7 +1,8 @@
-"""Rebuild the models shipped in `stylegan_hub/builtin/`: the general base model and the built-in styles.
+"""Rebuild the models shipped in `stylegan_hub/builtin/`: the general base model, the zero-shot model and the styles.
 
 Nothing is downloaded. The base is pretrained with `train/pretrain.py` on the corpus `train/build_corpus.py` builds
-from Debian's image packages. Two kinds of styles are then fine-tuned from it with the fine-tune loop:
+from Debian's image packages, and the zero-shot model `any` with `train/pretrain_any.py` on the same corpus's photos.
+Two kinds of styles are then fine-tuned from the base with the fine-tune loop:
 
 - filter styles (oil, sketch, cartoon, grade): the exemplars are the photos scikit-image and scikit-learn ship,
   painted by the project's own non-photorealistic filters (`stylegan_hub.artwork`), so their quality is measured
@@ -12,6 +13,7 @@ from Debian's image packages. Two kinds of styles are then fine-tuned from it wi
     apt-get install wesnoth-1.16-data krita-data      # the artwork styles' exemplars (and the corpus packages)
     python train/make_builtins.py --corpus build/corpus   # everything (hours on 2 CPU cores)
     python train/make_builtins.py --only oil ink          # some styles, from the shipped base
+    python train/make_builtins.py --only any              # the zero-shot model (about 70 min on 2 CPU cores)
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pretrain
+import pretrain_any
 from PIL import Image
 
 from stylegan_hub import StyleGenerator
@@ -38,6 +41,7 @@ from stylegan_hub.training.config import FinetuneConfig
 
 REPO = Path(__file__).resolve().parent.parent
 PRETRAIN_ARGS = ["--steps", "1500", "--checkpointing-steps", "250", "--sample-every", "250"]
+ANY_ARGS = ["--steps", "6000"]
 FILTER_STYLES = {
     "oil": "Oil paint: flat painterly strokes with visible brush texture.",
     "sketch": "Pencil sketch: graphite lines and hatching on warm paper.",
@@ -117,7 +121,7 @@ SHIPPED = ["config.json", "model.safetensors", "README.md", "sample.png", TRAINI
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--only", nargs="+", choices=["base", *STYLES], help="rebuild just these (default: all)")
+    parser.add_argument("--only", nargs="+", choices=["base", "any", *STYLES], help="rebuild just these (default: all)")
     parser.add_argument("--corpus", default="build/corpus", help="the pretraining corpus (train/build_corpus.py) (default: %(default)s)")
     parser.add_argument("--work-dir", default="build/builtins", help="training outputs and checkpoints (default: %(default)s)")
     parser.add_argument(
@@ -171,6 +175,8 @@ def write_builtin_card(name: str, record: dict) -> None:
     """The shipped card: built-in title and description, used as `builtin:NAME`."""
     if name == "base":
         record.update(title="stylegan-hub general base model", description=pretrain.BASE_DESCRIPTION)
+    elif name == "any":
+        record.update(title=f"{BUILTIN_PREFIX}any: the stylegan-hub zero-shot model")
     elif name in FILTER_STYLES:
         description = STYLES[name] + " Learned from photos bundled with scikit-image / scikit-learn, painted by `stylegan_hub.artwork`."
         record.update(title=f"{BUILTIN_PREFIX}{name}: a built-in stylegan-hub style", description=description)
@@ -222,7 +228,7 @@ def styles_grid(path: Path) -> None:
 
 def main(args: argparse.Namespace) -> None:
     work = Path(args.work_dir)
-    chosen = args.only or ["base", *STYLES]
+    chosen = args.only or ["base", "any", *STYLES]
     if args.cards_only:
         for name in chosen:
             write_metrics(name)
@@ -231,7 +237,10 @@ def main(args: argparse.Namespace) -> None:
     if "base" in chosen:
         trained = pretrain.main(pretrain.parse_args([*PRETRAIN_ARGS, "--corpus", args.corpus, "--output-dir", str(work / "base")]))
         ship(trained, "base", f"python train/make_builtins.py --only base --corpus {args.corpus}")
-    for name in [s for s in chosen if s != "base"]:
+    if "any" in chosen:
+        trained = pretrain_any.main(pretrain_any.parse_args([*ANY_ARGS, "--corpus", args.corpus, "--output-dir", str(work / "any")]))
+        ship(trained, "any", f"python train/make_builtins.py --only any --corpus {args.corpus}")
+    for name in [s for s in chosen if s not in ("base", "any")]:
         exemplars = make_exemplars(name, work / "exemplars" / name)
         settings = {"steps": FINETUNE_STEPS, **(dict(ARTWORK_STYLES[name].settings) if name in ARTWORK_STYLES else {})}
         config = FinetuneConfig(style_images=[str(exemplars)], output_dir=str(work / name), **settings)

@@ -9,31 +9,41 @@ Layout (C = base_channels, N = num_downsamples, input H, W divisible by 2**N):
     up i      x2 nearest + conv, plus the encoder feature of the same size (additive skip),
               then decoder_blocks residual blocks at that resolution (room to draw strokes and lines)
     head      C -> 3                    (B, 3, H, W), values in about [-1, 1]
+    style     optional: a style code (B, style_dim) scales and shifts every stage's channels (FiLM); the code comes
+              from the model's own `style_code` (a fine-tuned style) or from `encoder` run on a style picture
+              (zero-shot, `stylegan_hub.models.encoder`)
 
 The noise inputs (as in StyleGAN and Ulyanov et al.'s texture networks) give a texture such as hatching a source
 of variation that is not in the photo: without them a fine-tune on hatching learns a tint (docs/benchmark-notes.md).
 
 There is no normalisation layer: instance/group norm would make each tile of a large image normalise differently
-and leave seams, while this network's output at a pixel depends only on its neighbourhood.
+and leave seams, while this network's output at a pixel depends only on its neighbourhood. The style code is one
+vector for the whole image, so conditioning on it keeps that property.
 """
 
 from __future__ import annotations
 
+import copy
 from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .encoder import ENCODER_SIDE, StyleEncoder, fit_style_picture
 from .hub import HubModel
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     import numpy as np
     from PIL import Image
 
 PADDING_MODES = ("zeros", "reflect", "replicate")
 NOISE_PERIOD = 256
 """The inference noise field repeats every this many pixels (a fixed 256x256 draw per noise channel)."""
+STYLE_CODE_CACHE = 64
+"""How many style pictures' codes a model remembers, so restyling another photo costs only the generator."""
 HUB_METADATA = dict(
     library_name="stylegan-hub",
     pipeline_tag="image-to-image",
@@ -85,7 +95,7 @@ class StyleGenerator(HubModel, model_card_template=GENERATOR_CARD, **HUB_METADAT
     width are multiples of `size_multiple`.
     """
 
-    added_config = {"decoder_blocks": 0, "noise_channels": 0}  # arguments added after models were published, with the value they had
+    added_config = {"decoder_blocks": 0, "noise_channels": 0, "style_dim": 0, "encoder_channels": 0}  # arguments added after models were published, with the value they had
 
     def __init__(
         self,
@@ -95,6 +105,8 @@ class StyleGenerator(HubModel, model_card_template=GENERATOR_CARD, **HUB_METADAT
         padding_mode: str = "reflect",
         decoder_blocks: int = 0,
         noise_channels: int = 0,
+        style_dim: int = 0,
+        encoder_channels: int = 0,
     ):
         super().__init__()
         for name, value, low in (
@@ -103,6 +115,8 @@ class StyleGenerator(HubModel, model_card_template=GENERATOR_CARD, **HUB_METADAT
             ("num_res_blocks", num_res_blocks, 0),
             ("decoder_blocks", decoder_blocks, 0),
             ("noise_channels", noise_channels, 0),
+            ("style_dim", style_dim, 0),
+            ("encoder_channels", encoder_channels, 0),
         ):
             if not isinstance(value, int) or isinstance(value, bool) or value < low:
                 raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
@@ -110,10 +124,13 @@ class StyleGenerator(HubModel, model_card_template=GENERATOR_CARD, **HUB_METADAT
             raise ValueError(f"num_downsamples must be at most 5, got {num_downsamples}")
         if padding_mode not in PADDING_MODES:
             raise ValueError(f"padding_mode must be one of {PADDING_MODES}, got {padding_mode!r}")
+        if encoder_channels and not style_dim:
+            raise ValueError(f"encoder_channels={encoder_channels} needs a style code to encode into: set style_dim > 0")
         self.num_downsamples = num_downsamples
         self.num_res_blocks = num_res_blocks
         self.decoder_blocks = decoder_blocks
         self.noise_channels = noise_channels
+        self.style_dim = style_dim
         widths = [base_channels * 2**i for i in range(num_downsamples + 1)]
         self.stem = conv3x3(3 + noise_channels, widths[0], padding_mode)
         self.down = nn.ModuleList(conv3x3(widths[i], widths[i + 1], padding_mode, stride=2) for i in range(num_downsamples))
@@ -123,6 +140,16 @@ class StyleGenerator(HubModel, model_card_template=GENERATOR_CARD, **HUB_METADAT
         if noise_channels:  # rebuilt from a fixed seed, never saved: every copy of the model draws the same field
             field = torch.randn(1, noise_channels, NOISE_PERIOD, NOISE_PERIOD, generator=torch.Generator().manual_seed(0))
             self.register_buffer("noise_field", field, persistent=False)
+        if style_dim:
+            # Channels modulated, in forward's order: stem, each down, body, each up.
+            self.modulated = [widths[0], *widths[1:], widths[-1], *reversed(widths[:-1])]
+            hidden = 4 * style_dim
+            self.modulation = nn.Sequential(nn.Linear(style_dim, hidden), nn.LeakyReLU(0.2), nn.Linear(hidden, 2 * sum(self.modulated)))
+            nn.init.zeros_(self.modulation[-1].weight)  # starts unmodulated: the code's effect is learned
+            nn.init.zeros_(self.modulation[-1].bias)
+            self.register_buffer("style_code", torch.zeros(1, style_dim))  # saved: the style a fine-tuned model draws
+        if encoder_channels:
+            self.encoder = StyleEncoder(encoder_channels, style_dim)
 
     def with_noise_channels(self, noise_channels: int) -> "StyleGenerator":
         """This model with `noise_channels` noise inputs: added ones get zero weights, so the output is unchanged
@@ -190,23 +217,90 @@ class StyleGenerator(HubModel, model_card_template=GENERATOR_CARD, **HUB_METADAT
         field = self.noise_field.index_select(2, rows).index_select(3, cols)
         return field.to(x.dtype).expand(batch, -1, -1, -1)
 
-    def forward(self, x: torch.Tensor, origin: tuple[int, int] = (0, 0)) -> torch.Tensor:
+    def encode_style(self, pictures: torch.Tensor) -> torch.Tensor:
+        """Style pictures (B, 3, H, W) in [0, 1], any size -> one style code (1, style_dim): the mean of their codes,
+        so a few exemplars of one style give one style."""
+        if not hasattr(self, "encoder"):
+            raise ValueError("this model has no style encoder: use a zero-shot model such as builtin:any for style pictures")
+        parameter = next(self.encoder.parameters())
+        fitted = fit_style_picture(pictures.to(parameter.device, torch.float32), ENCODER_SIDE)
+        return self.encoder(fitted.to(parameter.dtype) * 2 - 1).float().mean(dim=0, keepdim=True)
+
+    def style_code_of(self, pictures: "str | Image.Image | np.ndarray | list") -> torch.Tensor:
+        """The style code (1, style_dim) of one style picture or several of one style (paths, PIL images, arrays).
+
+        Codes are cached by the pictures' pixels, so restyling more photos with the same style picture costs only the
+        generator."""
+        import hashlib
+
+        from ..images import load_image
+        from ..inference import pil_to_tensor
+
+        items = pictures if isinstance(pictures, (list, tuple)) else [pictures]
+        if not items:
+            raise ValueError("give at least one style picture")
+        loaded = [load_image(item).convert("RGB") for item in items]
+        key = hashlib.sha256(b"".join(hashlib.sha256(p.tobytes() + repr(p.size).encode()).digest() for p in loaded)).hexdigest()
+        cache = self.__dict__.setdefault("_style_codes", {})
+        if key not in cache:
+            parameter = next(self.parameters())
+            with torch.inference_mode():
+                codes = [self.encode_style(pil_to_tensor(p).to(parameter.device)) for p in loaded]  # sizes differ
+            if len(cache) >= STYLE_CODE_CACHE:
+                cache.pop(next(iter(cache)))
+            cache[key] = torch.cat(codes).mean(dim=0, keepdim=True)
+        return cache[key].clone()
+
+    def with_style(self, code: torch.Tensor) -> "StyleGenerator":
+        """A copy of this model that draws the style `code` (1, style_dim) by default (its saved `style_code`)."""
+        if not self.style_dim:
+            raise ValueError("this model takes no style code (style_dim is 0)")
+        if code.shape != (1, self.style_dim):
+            raise ValueError(f"a style code for this model has shape (1, {self.style_dim}), got {tuple(code.shape)}")
+        styled = copy.deepcopy(self)
+        styled.style_code.copy_(code.detach())
+        return styled
+
+    def _modulations(self, style: torch.Tensor | None, batch: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """(scale, shift) pairs, each (B, C, 1, 1), for the stages in `modulated`'s order."""
+        code = self.style_code.expand(batch, -1) if style is None else style
+        scales, shifts = self.modulation(code.to(self.style_code.dtype)).chunk(2, dim=1)
+        return [
+            (1 + scale[..., None, None], shift[..., None, None])
+            for scale, shift in zip(scales.split(self.modulated, dim=1), shifts.split(self.modulated, dim=1))
+        ]
+
+    def forward(self, x: torch.Tensor, origin: tuple[int, int] = (0, 0), style: torch.Tensor | None = None) -> torch.Tensor:
         # x: (B, 3, H, W) in [-1, 1], H and W multiples of size_multiple
+        # style: None (the model's style_code), codes (B, style_dim), or style pictures (B, 3, S, S) in [-1, 1]
+        # fitted to ENCODER_SIDE, encoded here so that training under DDP sees one forward for both networks
         if x.shape[-2] % self.size_multiple or x.shape[-1] % self.size_multiple:
             raise ValueError(
                 f"height and width must be multiples of {self.size_multiple}, got {tuple(x.shape[-2:])}; "
                 "use stylize() for images of any size"
             )
+        if style is not None and not self.style_dim:
+            raise ValueError("this model takes no style code (style_dim is 0)")
+        if style is not None and style.dim() == 4:
+            if not hasattr(self, "encoder"):
+                raise ValueError("this model has no style encoder: pass style codes, not pictures")
+            style = self.encoder(style)
+        films = iter(self._modulations(style, x.shape[0]) if self.style_dim else ())
+
+        def modulate(h: torch.Tensor) -> torch.Tensor:
+            scale, shift = next(films, (None, None))
+            return h if scale is None else h * scale + shift
+
         if self.noise_channels:
             x = torch.cat([x, self.noise_like(x, origin)], dim=1)  # (B, 3 + noise_channels, H, W)
-        h = F.leaky_relu(self.stem(x), 0.2)
+        h = modulate(F.leaky_relu(self.stem(x), 0.2))
         skips = []
         for down in self.down:
             skips.append(h)
-            h = F.leaky_relu(down(h), 0.2)
-        h = self.body(h)
+            h = modulate(F.leaky_relu(down(h), 0.2))
+        h = modulate(self.body(h))
         for up, skip in zip(self.up, reversed(skips)):
-            h = up(h, skip)
+            h = modulate(up(h, skip))
         return self.head(h)
 
     def forward_image(self, photo: torch.Tensor, origin: tuple[int, int] = (0, 0)) -> torch.Tensor:
@@ -228,10 +322,24 @@ class StyleGenerator(HubModel, model_card_template=GENERATOR_CARD, **HUB_METADAT
         tile: int | None = None,
         precision: str = "auto",
         work_side: int | None = None,
+        style_image: "str | Image.Image | np.ndarray | list | None" = None,
+        styles: "Mapping[str | StyleGenerator, float] | None" = None,
     ) -> "Image.Image | list[Image.Image]":
-        """Stylize a photo (path, PIL image, numpy array) or a tensor batch in [0, 1]; see `stylegan_hub.inference`."""
+        """Stylize a photo (path, PIL image, numpy array) or a tensor batch in [0, 1]; see `stylegan_hub.inference`.
+
+        `style_image` (a zero-shot model such as builtin:any): draw the style of that picture, or of several pictures
+        of one style, instead of the model's own. `styles` ({model name or model: weight}): draw a blend of styles
+        that carry a style code instead (`stylegan_hub.mixing.mix_styles`)."""
         from ..inference import stylize
 
+        if style_image is not None and styles is not None:
+            raise ValueError("give style_image or styles, not both")
+        if styles is not None:
+            from ..mixing import mix_styles
+
+            model = mix_styles(styles)
+        else:
+            model = self if style_image is None else self.with_style(self.style_code_of(style_image))
         return stylize(
-            self, image, strength=strength, preserve_color=preserve_color, max_side=max_side, tile=tile, precision=precision, work_side=work_side
+            model, image, strength=strength, preserve_color=preserve_color, max_side=max_side, tile=tile, precision=precision, work_side=work_side
         )

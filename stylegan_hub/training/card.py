@@ -44,7 +44,17 @@ from stylegan_hub import StyleGenerator
 generator = StyleGenerator.from_pretrained("{{ model_id }}"{{ revision_arg }})
 generator.stylize("photo.jpg").save("stylized.png")
 ```
-{% if has_discriminator %}
+{% if zero_shot %}
+Any style from a picture: the model reads a style code from it (cached per picture) and draws that style.
+
+```bash
+stylegan-hub stylize --model {{ model_id }}{{ revision_flag }} --style-image painting.jpg --output-dir stylized photo.jpg
+```
+
+```python
+generator.stylize("photo.jpg", style_image="painting.jpg").save("like-the-painting.png")
+```
+{% endif %}{% if has_discriminator %}
 Its discriminator is in `{{ discriminator_subfolder }}/`, so the style can be fine-tuned further:
 
 ```bash
@@ -137,6 +147,7 @@ def model_card(directory: Path, *, model_id: str | None = None, revision: str | 
         revision_flag=f" --revision {revision}" if revision else "",
         revision_arg=f", revision={revision!r}" if revision else "",
         has_discriminator=(directory / DISCRIMINATOR_SUBFOLDER).is_dir(),
+        zero_shot=hasattr(generator, "encoder"),
         discriminator_subfolder=DISCRIMINATOR_SUBFOLDER,
         config=json.dumps(generator._hub_mixin_config, sort_keys=True),
         base_model=record.get("base"),

@@ -196,6 +196,36 @@ class PretrainConfig(TrainingConfig):
             raise ValueError("--corpus, --train-data-dir and --dataset are alternatives; give one")
 
 
+@dataclass(kw_only=True)
+class ZeroShotConfig(TrainingConfig):
+    """The zero-shot model: a generator conditioned on a style code and the encoder that reads the code from a style
+    picture, learned from paired renderings of many random styles (`stylegan_hub.training.zeroshot`)."""
+
+    corpus: str | None = option(None, "a corpus built by train/build_corpus.py; its photos are rendered (default: the bundled sample photos)")
+    styles: int = option(384, "random styles rendered before training", minimum=1)
+    photos_per_style: int = option(8, "photos each style is rendered on", minimum=2)
+    bank_side: int = option(256, "side of the square photos and renderings, in pixels", minimum=16)
+    bank_workers: int = option(2, "processes rendering the styles", minimum=1)
+    discriminator_from: str = option(DEFAULT_BASE, "model whose discriminator is shipped beside the generator, for fine-tunes")
+    base_channels: int = option(16, "generator width", minimum=1)
+    num_downsamples: int = option(3, "generator scales below the full one", minimum=0)
+    num_res_blocks: int = option(6, "generator residual blocks at its lowest scale", minimum=0)
+    decoder_blocks: int = option(1, "generator residual blocks after each upsampling", minimum=0)
+    style_dim: int = option(64, "length of the style code", minimum=1)
+    encoder_channels: int = option(32, "style encoder width", minimum=1)
+    steps: int = option(6000, "optimisation steps", minimum=1)
+    batch_size: int = option(8, "images per step and process", minimum=1)
+    learning_rate: float = option(1e-3, "learning rate")
+    ema_decay: float = option(0.999, "EMA of the weights; 0 disables")
+    checkpointing_steps: int = option(500, "save a resumable checkpoint every N steps", minimum=1)
+    sample_every: int = option(500, "save a sample grid every N steps", minimum=1)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.resolution > self.bank_side:
+            raise ValueError(f"--resolution {self.resolution}: crops come from {self.bank_side}-px renderings; lower it or raise --bank-side")
+
+
 # --------------------------------------------------------------------------- parsers built from the fields
 
 

@@ -1,6 +1,7 @@
 """Fine-tune a personal style from a few images: the loop behind `stylegan-hub finetune` and `train/finetune.py`.
 
-Start from the general base model, train the generator, keep the discriminator's lower blocks frozen (FreezeD) and
+Start from the general base model (from a zero-shot base such as builtin:any, drawing the exemplars' style as read by
+its encoder), train the generator, keep the discriminator's lower blocks frozen (FreezeD) and
 measure content and Gram-style losses in the pretrained discriminator's frozen features (as JoJoGAN does), with
 differentiable augmentation so a handful of exemplars is enough. Runs as is on a CPU, a GPU or many GPUs and nodes
 under `accelerate launch`.
@@ -61,6 +62,8 @@ def main(config: FinetuneConfig, on_step: Callable[[TrainingRun, int, dict[str, 
     # Models: the generator trains; the discriminator keeps its lower blocks and is also the perceptual space.
     generator, discriminator = load_base(config.base)
     generator = generator.with_noise_channels(max(config.noise_channels, generator.noise_channels))
+    if hasattr(generator, "encoder"):  # a zero-shot base: start from the exemplars' style, only the rest is left to learn
+        generator = generator.with_style(generator.style_code_of(style_images))
     if config.from_scratch:  # the base's architecture with fresh weights: what pretraining buys, as an ablation
         generator = StyleGenerator(**generator._hub_mixin_config)
         discriminator = StyleDiscriminator(**discriminator._hub_mixin_config)
