@@ -29,6 +29,7 @@ from stylegan_hub.catalog import listed_styles, load_style, style_thumbnail  # n
 from stylegan_hub.errors import ImageTooLargeError, StyleGanHubError  # noqa: E402
 from stylegan_hub.images import load_image, save_image  # noqa: E402
 from stylegan_hub.inference import stylize  # noqa: E402
+from stylegan_hub.mixing import mix_styles  # noqa: E402
 from stylegan_hub.models import builtin_names  # noqa: E402
 from stylegan_hub.models.hub import is_namespaced_repo_id  # noqa: E402
 from stylegan_hub.training.config import FinetuneConfig  # noqa: E402
@@ -49,6 +50,7 @@ GOOD_SET = (
     "borders or text. Variety of subjects helps; mixing different looks averages them."
 )
 YOURS = " (yours)"
+ZERO_SHOT_MODEL = "builtin:any"  # draws the style of a picture the visitor drops
 # Gradio 6 takes CSS at launch(). Gallery captions wrap instead of being cut ("builtin:cart…").
 CSS = (
     "#styles .caption-label { white-space: normal; overflow-wrap: anywhere; max-width: 100%; text-overflow: clip; }"
@@ -103,10 +105,10 @@ def forget_folder(directory: Path) -> None:
     threading.Thread(target=remove_when_stopped, name=f"forget-{directory.name}", daemon=True).start()
 
 
-def user_error(error: Exception, upload: str | None = None) -> gr.Error:
-    """The library's one-line message for a visitor: their file by its own name, never the server's path to it."""
+def user_error(error: Exception, *uploads: str | None) -> gr.Error:
+    """The library's one-line message for a visitor: their files by their own names, never the server's paths."""
     message = str(error)
-    if upload:
+    for upload in filter(None, uploads):
         message = message.replace(str(upload), Path(upload).name)
     return gr.Error(message, duration=None)
 
@@ -167,18 +169,57 @@ def style_source(style: str, own: dict) -> tuple[str, bool]:
     raise gr.Error(f"{style}: not a style here; pick one from the gallery or type a Hub id such as org/style-name.")
 
 
-def stylize_photo(photo_path: str | None, style: str, strength: float, preserve_color: bool, size: str, own: dict, request: gr.Request):
-    """Stylize the uploaded photo; returns (before, after) for the slider and the PNG to download."""
+def style_from_picture(picture_path: str):
+    """The zero-shot model drawing the style of the visitor's picture (its code is cached by the model)."""
+    try:
+        picture = load_image(picture_path, max_pixels=MAX_PREVIEW_PIXELS)  # read at 256 px: a preview's cap will do
+    except ImageTooLargeError as error:
+        raise StyleGanHubError(
+            f"{Path(picture_path).name}: {megapixels(error.pixels)} megapixels is more than the "
+            f"{megapixels(error.max_pixels)} this app takes for a style picture; choose a smaller one"
+        ) from None
+    generator = load_style(ZERO_SHOT_MODEL)
+    return generator.with_style(generator.style_code_of(picture))
+
+
+def stylize_photo(
+    photo_path: str | None,
+    style: str,
+    strength: float,
+    preserve_color: bool,
+    size: str,
+    style_picture: str | None = None,  # defaults: API clients written before these inputs may leave them out
+    mix_picture: str | None = None,
+    mix: float = 0.5,
+    own: dict | None = None,
+    request: gr.Request | None = None,
+):
+    """Stylize the uploaded photo in the chosen style, or in the style of `style_picture` when one is given, blended
+    with the style of `mix_picture` by `mix` (0: none of it, 1: all of it) when that is given; returns (before,
+    after) for the slider and the PNG to download."""
     if not photo_path:
         raise gr.Error("Upload a photo first (or click one of the examples).")
     style = (style or "").strip()
-    if not style:
-        raise gr.Error("Pick a style from the gallery, or type a Hub id such as org/style-name.")
+    if not style and not style_picture:
+        raise gr.Error("Pick a style from the gallery, type a Hub id such as org/style-name, or drop a style picture.")
     preview = size.startswith("Preview")
     try:
         photo = load_image(photo_path, max_pixels=MAX_PREVIEW_PIXELS if preview else MAX_PHOTO_PIXELS)
-        source, anonymous = style_source(style, own)
-        generator = load_style(source, anonymous=anonymous)
+        if style_picture:
+            generator = style_from_picture(style_picture)
+            style = f"like-{Path(style_picture).stem}"
+        else:
+            source, anonymous = style_source(style, own or {})
+            generator = load_style(source, anonymous=anonymous)
+        if mix_picture:
+            if not generator.style_dim:
+                raise gr.Error(
+                    f"{style} cannot be mixed with a picture's style; drop a first style picture too, or pick a style "
+                    f"fine-tuned from {ZERO_SHOT_MODEL}.",
+                    duration=None,
+                )
+            generator = mix_styles({generator: 1 - mix, style_from_picture(mix_picture): mix})
+            style = f"{style}-mixed-{Path(mix_picture).stem}"
         result = stylize(
             generator,
             photo,
@@ -194,7 +235,7 @@ def stylize_photo(photo_path: str | None, style: str, strength: float, preserve_
             duration=None,
         ) from None
     except (StyleGanHubError, ValueError) as error:
-        raise user_error(error, photo_path) from None
+        raise user_error(error, photo_path, style_picture, mix_picture) from None
     kind = "preview" if preview else "full"  # two downloads of one photo must not share a name
     folder = visitor_dir(request) / "results" / slug(style, "style")
     download = save_image(result, folder / f"{slug(Path(photo_path).stem, 'photo')}-{kind}.png")
@@ -543,6 +584,20 @@ def build_app() -> gr.Blocks:
                     style = gr.Textbox(
                         value=listed_styles()[0], label="Style", info="picked in the gallery, or a Hub id: org/style-name", elem_id="style"
                     )
+                    style_picture = gr.Image(
+                        sources=["upload", "clipboard"],
+                        type="filepath",
+                        label="…or any style from a picture (a painting, a drawing, a poster): used instead of the style above",
+                        elem_id="style-picture",
+                        height=160,
+                    )
+                    style_picture.preprocess = lambda payload, default=style_picture.preprocess: photo_as_uploaded(payload, default)
+                    with gr.Accordion("Mix in a second style", open=False):
+                        mix_picture = gr.Image(
+                            sources=["upload", "clipboard"], type="filepath", label="Second style picture", elem_id="mix-picture", height=160
+                        )
+                        mix_picture.preprocess = lambda payload, default=mix_picture.preprocess: photo_as_uploaded(payload, default)
+                        mix = gr.Slider(0, 1, value=0.5, step=0.05, label="Mix (0: the first style, 1: the second)", elem_id="mix")
                     with gr.Row():
                         strength = gr.Slider(0, 1, value=1, step=0.05, label="Strength")
                         preserve = gr.Checkbox(label="Keep the photo's colours")
@@ -587,7 +642,7 @@ def build_app() -> gr.Blocks:
         gallery.select(choose_style, None, style, api_name=False)
         go.click(
             stylize_photo,
-            [photo, style, strength, preserve, size, own],
+            [photo, style, strength, preserve, size, style_picture, mix_picture, mix, own],
             [result, download],
             api_name="stylize",
             concurrency_id="stylize",

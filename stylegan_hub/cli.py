@@ -11,6 +11,7 @@ from .errors import StyleGanHubError
 from .names import PRECISIONS  # the models and torch are imported by the commands that use them
 
 PROG = "stylegan-hub"
+ZERO_SHOT_MODEL = "builtin:any"
 
 
 def say(message: str) -> None:
@@ -30,7 +31,6 @@ def cmd_stylize(args: argparse.Namespace) -> int:
 
     from .images import expand_image_paths, save_image
     from .inference import resolve_device
-    from .models import StyleGenerator
     from .sharding import Workers, run_batch
     from .video import is_video_path
 
@@ -46,8 +46,7 @@ def cmd_stylize(args: argparse.Namespace) -> int:
             f"several inputs would be written to the same file ({', '.join(clashes)}); stylize them into separate folders"
         )
     workers = Workers()  # one process, or this one's share of those `accelerate launch` started
-    device = args.device or workers.device
-    generator = StyleGenerator.from_pretrained(args.model, revision=args.revision, map_location=resolve_device(device))
+    generator = load_generator(args, resolve_device(args.device or workers.device))
 
     def stylize_one(path: Path, target: Path) -> None:
         if is_video_path(path):
@@ -83,6 +82,36 @@ def cmd_stylize(args: argparse.Namespace) -> int:
         print(f"{written} of {len(inputs)} file(s) written to {args.output or args.output_dir}{skipped_note}{rate}", file=sys.stderr)
     workers.close()
     return 1 if failures else 0
+
+
+def load_generator(args: argparse.Namespace, device=None):
+    """--model (default builtin:any with --style-image), drawing the style of --style-image's pictures when given."""
+    from .images import expand_image_paths
+    from .models import StyleGenerator
+
+    if args.model is None and not args.style_image:
+        raise StyleGanHubError("say which style: --model NAME, or --style-image PICTURE for any style from a picture")
+    model = args.model or ZERO_SHOT_MODEL
+    generator = StyleGenerator.from_pretrained(model, revision=args.revision, map_location=device)
+    if args.style_image:
+        if not hasattr(generator, "encoder"):
+            raise StyleGanHubError(f"{model}: takes no style picture; use --model {ZERO_SHOT_MODEL} with --style-image")
+        generator = generator.with_style(generator.style_code_of(expand_image_paths(args.style_image)))
+    return generator
+
+
+def add_model_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--model", default=None, help="built-in style (see `stylegan-hub styles`), model folder or Hub repo id (with --style-image: builtin:any)"
+    )
+    parser.add_argument(
+        "--style-image",
+        nargs="+",
+        default=None,
+        metavar="PICTURE",
+        help="draw the style of this picture (or of several pictures of one style) with a zero-shot model",
+    )
+    parser.add_argument("--revision", default=None, help="branch, tag or commit of a Hub model (default: main)")
 
 
 def output_name(path: Path) -> str:
@@ -133,11 +162,24 @@ def cmd_finetune(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_mix(args: argparse.Namespace) -> int:
+    from .files import staged_dir
+    from .mixing import mix_styles, parse_mix
+
+    output = Path(args.output)
+    if output.exists() and not args.overwrite:
+        raise StyleGanHubError(f"{output}: exists; choose another folder or pass --overwrite")
+    mixed = mix_styles(parse_mix(args.styles))
+    with staged_dir(output) as staging:
+        mixed.save_pretrained(staging)
+    print(f"mixed style written to {output}", file=sys.stderr)
+    return 0
+
+
 def cmd_export(args: argparse.Namespace) -> int:
     from .export import export_onnx
-    from .models import StyleGenerator
 
-    generator = StyleGenerator.from_pretrained(args.model, revision=args.revision)
+    generator = load_generator(args)
     report = export_onnx(generator, args.output, int8=args.int8)
     kind = "int8 (static, calibrated on the bundled photos)" if report.int8 else "float32"
     print(f"wrote {report.path} ({kind}, {report.size_bytes / 1e6:.2f} MB)")
@@ -303,7 +345,7 @@ def build_parser() -> argparse.ArgumentParser:
         "are shared out across the processes.",
     )
     stylize.add_argument("inputs", nargs="+", metavar="INPUT", help="image or video files, image folders or globs")
-    stylize.add_argument("--model", required=True, help="built-in style (see `stylegan-hub styles`), model folder or Hub repo id")
+    add_model_arguments(stylize)
     where = stylize.add_mutually_exclusive_group()
     where.add_argument("--output-dir", help="write DIR/<input-stem>.png for each input")
     where.add_argument("-o", "--output", help="output file for a single input (format from the suffix)")
@@ -324,7 +366,6 @@ def build_parser() -> argparse.ArgumentParser:
         default="auto",
         help="auto: bfloat16 where the CPU or GPU computes it natively, float32 elsewhere (default: %(default)s)",
     )
-    stylize.add_argument("--revision", default=None, help="branch, tag or commit of a Hub model (default: main)")
     stylize.add_argument("--device", default=None, help="cpu, cuda, cuda:1, mps... (default: the best available)")
     stylize.add_argument("--overwrite", action="store_true", help="replace output videos that exist (they are refused otherwise)")
     stylize.add_argument("--no-stabilize", action="store_true", help="videos: stylize each frame on its own (flickers; faster)")
@@ -334,6 +375,16 @@ def build_parser() -> argparse.ArgumentParser:
     finetune = commands.add_parser("finetune", help="learn a style from a few images", description="Learn a personal style from a few images.")
     add_config_arguments(finetune, FinetuneConfig)
     finetune.set_defaults(run=cmd_finetune)
+
+    mix = commands.add_parser(
+        "mix",
+        help="blend styles that carry a style code into one model",
+        description="Blend styles of one family (builtin:any and the styles fine-tuned from it) into one model folder.",
+    )
+    mix.add_argument("styles", nargs="+", metavar="NAME=WEIGHT", help="two or more styles with their weights, e.g. my-oil=0.7 my-ink=0.3")
+    mix.add_argument("-o", "--output", required=True, help="the model folder to write")
+    mix.add_argument("--overwrite", action="store_true", help="replace the folder if it exists")
+    mix.set_defaults(run=cmd_mix)
 
     info = commands.add_parser("info", help="show a model's config, size and how it was trained")
     info.add_argument("model", metavar="MODEL", help="built-in name, model folder or Hub repo id")
@@ -380,8 +431,7 @@ def build_parser() -> argparse.ArgumentParser:
     eval_video.set_defaults(run=cmd_eval_video)
 
     export = commands.add_parser("export", help="export a style model to ONNX (optionally int8) for runtimes without PyTorch")
-    export.add_argument("--model", required=True, help="built-in name, model folder or Hub repo id")
-    export.add_argument("--revision", default=None, help="branch, tag or commit of a Hub model")
+    add_model_arguments(export)
     export.add_argument("--format", choices=["onnx"], default="onnx", help="(default: %(default)s)")
     export.add_argument("--int8", action="store_true", help="quantise to int8, calibrated on the bundled photos (about 3x smaller)")
     export.add_argument("-o", "--output", required=True, help="the .onnx file to write")

@@ -36,6 +36,47 @@ def test_stylize_returns_before_after_and_a_lossless_png_equal_to_the_library(cl
     assert download.endswith(".png")
 
 
+def test_a_style_picture_is_drawn_by_the_zero_shot_model_and_a_bad_one_is_named(client, app_module, photo, tmp_path, monkeypatch):
+    from gradio_client import handle_file
+    from gradio_client.exceptions import AppError
+
+    from stylegan_hub import StyleGenerator
+
+    torch = pytest.importorskip("torch")
+    torch.manual_seed(0)
+    model = StyleGenerator(base_channels=4, num_res_blocks=1, style_dim=4, encoder_channels=4)
+    torch.nn.init.normal_(model.modulation[-1].weight, std=2.0)
+    model.save_pretrained(tmp_path / "any")
+    monkeypatch.setattr(app_module, "ZERO_SHOT_MODEL", str(tmp_path / "any"))
+    painting = tmp_path / "painting.png"
+    Image.new("RGB", (50, 40), (250, 200, 20)).save(painting)
+    (_, after), download = client.predict(
+        handle_file(str(photo)), "builtin:oil", 1.0, False, "Preview (512 px)", handle_file(str(painting)), api_name="/stylize"
+    )
+    expected = np.asarray(StyleGenerator.from_pretrained(tmp_path / "any").stylize(photo, style_image=painting))
+    assert np.abs(np.asarray(Image.open(download).convert("RGB"), dtype=np.float32) - expected).max() <= 1
+    second = tmp_path / "second.png"
+    Image.new("RGB", (30, 30), (20, 40, 200)).save(second)
+    mixed_files = []
+    for weight in (0.0, 1.0):
+        _, download = client.predict(
+            handle_file(str(photo)), "", 1.0, False, "Preview (512 px)", handle_file(str(painting)), handle_file(str(second)), weight, api_name="/stylize"
+        )
+        mixed_files.append(np.asarray(Image.open(download).convert("RGB"), dtype=np.float32))
+    assert np.abs(mixed_files[0] - expected).max() <= 1  # none of the second style: the first picture's
+    only_second = np.asarray(StyleGenerator.from_pretrained(tmp_path / "any").stylize(photo, style_image=second))
+    assert np.abs(mixed_files[1] - only_second).max() <= 1
+    with pytest.raises(AppError) as refused:
+        client.predict(handle_file(str(photo)), "builtin:oil", 1.0, False, "Preview (512 px)", None, handle_file(str(second)), 0.5, api_name="/stylize")
+    assert "builtin:oil cannot be mixed" in str(refused.value)
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not a picture")
+    with pytest.raises(AppError) as refused:
+        client.predict(handle_file(str(photo)), "builtin:oil", 1.0, False, "Preview (512 px)", handle_file(str(notes)), api_name="/stylize")
+    message = str(refused.value)
+    assert message.startswith("notes.txt: ") and "/tmp" not in message
+
+
 def test_bad_requests_get_clear_messages(client, photo, tmp_path):
     from gradio_client import handle_file
     from gradio_client.exceptions import AppError

@@ -7,7 +7,6 @@ import stat
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 
 from stylegan_hub import StyleGenerator
