@@ -46,7 +46,7 @@ from stylegan_hub.training.run import make_optimizers
 
 REPO = Path(__file__).resolve().parent.parent
 TEXTURES = ("brick", "grass", "gravel")
-METHODS = ("identity", "reinhard", "gatys", "ours", "paired", "scratch")
+METHODS = ("identity", "reinhard", "gatys", "ours", "paired", "scratch", "zeroshot", "from-any")
 FIRST_DESIGN = dict(style_distance="gram", content_features="raw", color_target="batch")
 ABLATIONS = {  # fine-tune variants: the settings that differ from the default fine-tune
     "gram": dict(style_distance="gram"),
@@ -85,6 +85,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--steps", type=int, default=None, help="fine-tune steps (default: the fine-tune's own default)")
     parser.add_argument("--resolution", type=int, default=None, help="fine-tune crop size (default: the fine-tune's own)")
     parser.add_argument("--base", default=None, help="base model (default: the fine-tune's default base)")
+    parser.add_argument("--zero-shot-model", default="builtin:any", help="the zero-shot model of zeroshot and from-any (default: %(default)s)")
     parser.add_argument("--eval-side", type=int, default=256, help="held-out photos are fitted into this many pixels")
     parser.add_argument("--gatys-steps", type=int, default=200, help="optimisation steps per photo (default: %(default)s)")
     parser.add_argument("--picture-side", type=int, default=512, help="side of the per-style picture grids (default: %(default)s)")
@@ -156,7 +157,7 @@ def finetune_config(args: argparse.Namespace, task: Task, output_dir: Path, seed
     overrides = {name: value for name in ("steps", "resolution", "base") if (value := getattr(args, name)) is not None}
     return FinetuneConfig(
         style_images=[str(task.exemplar_dir)], output_dir=str(output_dir), seed=seed, sample_every=100000, checkpointing_steps=100000
-    ).replace(**overrides, **changes)
+    ).replace(**{**overrides, **changes})
 
 
 def outputs_of(generator: StyleGenerator, task: Task) -> list[torch.Tensor]:
@@ -238,7 +239,13 @@ def run_method(args: argparse.Namespace, task: Task, method: str, seed: int, wor
     if method == "paired":
         generator = train_paired(args, task, seed)
         return outputs_of(generator, task), [], as_filter(generator)
-    changes = dict(from_scratch=True) if method == "scratch" else ABLATIONS.get(method.removeprefix("ours:"), {})
+    if method == "zeroshot":  # the exemplars' style as the encoder reads it, no training
+        zero_shot = StyleGenerator.from_pretrained(args.zero_shot_model)
+        generator = zero_shot.with_style(zero_shot.style_code_of(sorted(task.exemplar_dir.iterdir())))
+        return outputs_of(generator, task), [], as_filter(generator)
+    changes = ABLATIONS.get(method.removeprefix("ours:"), {})
+    if method in ("scratch", "from-any"):
+        changes = dict(from_scratch=True) if method == "scratch" else dict(base=args.zero_shot_model)
     generator, trajectory = run_finetune(args, task, workdir, seed, changes)
     return outputs_of(generator, task), trajectory, as_filter(generator)
 
@@ -265,7 +272,7 @@ def save_picture(root: Path, task: Task, method: str, apply: Filter | None, side
 def plan(args: argparse.Namespace) -> list[tuple[str, str, int, str, int]]:
     """Every (kind, style, shots, method, seed) to run, cheapest first within a style."""
     cases = []
-    deterministic = {"identity", "reinhard", "gatys"}
+    deterministic = {"identity", "reinhard", "gatys", "zeroshot"}
     for kind, styles, shot_counts in (("teacher", args.styles, args.shots), ("texture", args.textures, [1])):
         for style in styles:
             for shots in shot_counts:

@@ -337,7 +337,7 @@ def bench_fuzz(scratch: Path, count: int, seed: int, timeout: float = 10.0) -> d
     tracebacks, hangs, slowest, peak = [], [], (0.0, ""), 0.0
     worker = Worker(scratch / "app-data")
     worker.run(files[0][0], timeout=120)  # warm-up: imports and model load
-    for path, kind in files:
+    for path, _kind in files:
         started = time.perf_counter()
         result = worker.run(path, timeout)
         took = time.perf_counter() - started
@@ -510,9 +510,9 @@ def bench_abuse(scratch: Path, visitors: int, rounds: int, finetune_steps: int) 
     os.environ["GRADIO_HEARTBEAT_INTERVAL"] = "1"  # a closed tab is noticed within a second
     os.environ["TQDM_DISABLE"] = "1"
     sys.path.insert(0, str(REPO))
-    import app
     from gradio_client import Client, handle_file
 
+    import app
     from stylegan_hub.artwork import apply_artwork
     from stylegan_hub.data import sample_photos
 

@@ -18,11 +18,13 @@ LABELS = {
     "ours": "**ours**",
     "paired": "paired upper bound",
     "scratch": "ours from scratch",
+    "zeroshot": "zero-shot (builtin:any, no training)",
+    "from-any": "ours from builtin:any",
 }
 README_START, README_END = "<!-- quality-benchmark:start -->", "<!-- quality-benchmark:end -->"
 NOTES_FILE = "benchmark-notes.md"
 MARKS = {True: "✅", False: "❌", None: ""}
-GRID_METHODS = ("identity", "target", "ours", "paired", "gatys", "reinhard", "scratch")
+GRID_METHODS = ("identity", "target", "ours", "zeroshot", "from-any", "paired", "gatys", "reinhard", "scratch")
 
 
 def replace_readme_section(readme: Path, start: str, end: str, lines: list[str]) -> None:
@@ -222,7 +224,7 @@ def grid_figure(root: Path, styles: list[str], textures: list[str], shots: int, 
     figure, axis = plt.subplots(figsize=(grid.width / 100, grid.height / 100 + 0.5), dpi=100)
     axis.imshow(grid)
     axis.set_xticks([width * (i + 0.5) for i in range(len(GRID_METHODS))])
-    axis.set_xticklabels(["photo", "ground truth / texture", "ours", "paired", "Gatys", "Reinhard", "scratch"], fontsize=8)
+    axis.set_xticklabels(["photo", "ground truth / texture", "ours", "zero-shot", "from any", "paired", "Gatys", "Reinhard", "scratch"], fontsize=8)
     axis.set_yticks([height * (i + 0.5) for i in range(len(tiles))])
     axis.set_yticklabels([s for _, s, _ in rows][: len(tiles)], fontsize=8)
     figure.tight_layout()
@@ -230,8 +232,17 @@ def grid_figure(root: Path, styles: list[str], textures: list[str], shots: int, 
     plt.close(figure)
 
 
-PICTURE_METHODS = ("identity", "target", "ours", "paired", "reinhard", "scratch")
-PICTURE_LABELS = {"identity": "photo", "target": "teacher / texture", "ours": "ours", "paired": "paired", "reinhard": "Reinhard", "scratch": "from scratch"}
+PICTURE_METHODS = ("identity", "target", "ours", "zeroshot", "from-any", "paired", "reinhard", "scratch")
+PICTURE_LABELS = {
+    "identity": "photo",
+    "target": "teacher / texture",
+    "ours": "ours",
+    "zeroshot": "zero-shot",
+    "from-any": "ours from any",
+    "paired": "paired",
+    "reinhard": "Reinhard",
+    "scratch": "from scratch",
+}
 
 
 def picture_grid(root: Path, kind: str, style: str, shots: int, side: int, path: Path) -> bool:

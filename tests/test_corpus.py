@@ -3,11 +3,10 @@
 import json
 import struct
 
+import build_corpus
 import numpy as np
 import pytest
 from PIL import Image
-
-import build_corpus
 
 
 def photo(seed: int, size=(320, 240)) -> Image.Image:

@@ -5,7 +5,16 @@ import torch
 from stylegan_hub.artwork import apply_artwork
 from stylegan_hub.data import sample_photos
 from stylegan_hub.inference import pil_to_tensor
-from stylegan_hub.metrics import METRICS, color_histogram_distance, content_kept, evaluate_outputs, psnr, sliced_wasserstein, ssim, style_distance
+from stylegan_hub.metrics import (
+    METRICS,
+    color_histogram_distance,
+    content_kept,
+    evaluate_outputs,
+    psnr,
+    sliced_wasserstein,
+    ssim,
+    style_distance,
+)
 
 
 def small(image, side=128):
