@@ -114,6 +114,7 @@ def _quantize_int8(source: Path, target: Path) -> None:
         per_channel=True,
         activation_type=QuantType.QUInt8,
         weight_type=QuantType.QInt8,
+        reduce_range=True,  # 7-bit weights: x86 CPUs without VNNI saturate u8 x s8 products at full range (30 dB)
     )
 
 
