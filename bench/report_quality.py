@@ -155,6 +155,34 @@ def teacher_table(summary: dict, styles: list[str], shots: int, methods: list[st
     return lines
 
 
+def reached_at(trajectory: list[dict], psnr: float, distance: float) -> int | None:
+    """The first logged step at which a fine-tune is at least as good as (`psnr`, `distance`) on both, or None."""
+    return next((p["step"] for p in trajectory if p["psnr"] >= psnr and p["style_distance"] <= distance), None)
+
+
+def from_any_table(results: dict, styles: list[str], shots: int) -> list[str]:
+    """The fine-tune started from the zero-shot model against the default one, along the steps: where each stands at
+    half the steps and when the zero-shot start first reaches the default's final PSNR and style distance."""
+    runs = {}
+    for (kind, style, count, method, _), record in sorted(results.items()):
+        if (kind, count) == ("teacher", shots) and method in ("ours", "from-any") and record["trajectory"]:
+            runs.setdefault((style, method), record)  # the first seed: trajectories are not medians
+    lines = [
+        f"| {shots} exemplar(s), PSNR / style distance | default, half the steps | default, all | from zero-shot, half the steps "
+        "| from zero-shot, all | from zero-shot reaches the default's final at step |",
+        "|---|---|---|---|---|---|",
+    ]
+    for style in styles:
+        if (style, "ours") not in runs or (style, "from-any") not in runs:
+            continue
+        ours, start = runs[(style, "ours")]["trajectory"], runs[(style, "from-any")]["trajectory"]
+        half = len(ours) // 2 - 1
+        cells = [f"{p['psnr']:.2f} / {p['style_distance']:.2f}" for p in (ours[half], ours[-1], start[half], start[-1])]
+        step = reached_at(start, ours[-1]["psnr"], ours[-1]["style_distance"])
+        lines.append(f"| {style} | " + " | ".join(cells) + f" | {'not within ' + str(start[-1]['step']) if step is None else step} |")
+    return lines if len(lines) > 2 else []
+
+
 def texture_table(summary: dict, textures: list[str], methods: list[str]) -> list[str]:
     lines = ["| style distance ↓ / content kept ↑ | " + " | ".join(textures) + " |", "|---" * (len(textures) + 1) + "|"]
     for method in methods:
@@ -380,6 +408,14 @@ def write_report(summary: dict, results: dict, root: Path, docs: Path, readme: P
         lines += [*teacher_table(summary, styles, count, main_methods, "psnr", 2), ""]
         lines += [*teacher_table(summary, styles, count, main_methods, "ssim", 3), ""]
         lines += [*teacher_table(summary, styles, count, main_methods, "style_distance", 2), ""]
+        if comparison := from_any_table(results, styles, count):
+            lines += [
+                f"Fine-tuned from the zero-shot model (`--base builtin:any`, starting from the exemplars' style code) against "
+                f"the default base, at equal steps ({count} exemplar(s), one seed):",
+                "",
+                *comparison,
+                "",
+            ]
     if textures:
         lines += [
             "## Texture styles (no ground truth)",

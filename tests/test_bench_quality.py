@@ -43,6 +43,7 @@ def test_benchmark_runs_every_method_resumes_and_writes_the_report(tiny_base, ti
     assert "zero-shot (builtin:any, no training)" in report and "ours from builtin:any" in report
     zero_shot, photo = (next(r for r in records if r["method"] == m and r["kind"] == "teacher") for m in ("zeroshot", "identity"))
     assert zero_shot["metrics"]["psnr"] != photo["metrics"]["psnr"]  # the exemplars' style was drawn
+    assert "from zero-shot reaches the default's final at step" in report and "| grade | " in report
     for figure in ("grid.jpg", "psnr-gain.png", "style-steps.png", "grade.jpg", "brick.jpg"):  # grade, brick: per-style grids
         assert (tmp_path / "docs" / "images" / f"benchmark-{figure}").stat().st_size > 1000
     assert "style distance, 1 exemplars, every teacher style" in report and "paired model, grade" in report
@@ -99,3 +100,12 @@ def test_exemplars_are_rendered_at_the_scale_the_targets_are_scored_at(tmp_path)
         assert max(exemplar.shape[:2]) == 64 == max(task.photos[0].size)
         assert np.array_equal(exemplar, np.asarray(quality.apply_artwork("cartoon", photo)))
     assert quality.Task(tmp_path, "teacher", "cartoon", 2, eval_side=48).exemplar_dir != task.exemplar_dir
+
+
+def test_the_zero_shot_start_is_credited_at_the_first_step_good_on_both_measures():
+    from report_quality import reached_at
+
+    trajectory = [{"step": 50, "psnr": 22.0, "style_distance": 0.5}, {"step": 100, "psnr": 23.0, "style_distance": 0.9}]
+    trajectory.append({"step": 150, "psnr": 23.5, "style_distance": 0.7})
+    assert reached_at(trajectory, psnr=22.5, distance=0.8) == 150  # step 50 misses the PSNR, step 100 the distance
+    assert reached_at(trajectory, psnr=24.0, distance=0.8) is None
