@@ -2,6 +2,7 @@
 
     python bench/zeroshot.py                                  # builtin:any; writes docs/zeroshot.md and its pictures
     python bench/zeroshot.py --corpus build/corpus            # also real artwork from the corpus as style pictures
+    python bench/zeroshot.py --style-pictures painting.jpg    # and any pictures you give
 
 Style pictures: scikit-image's textures, the teacher filters on a train photo and (with --corpus) artwork from the
 corpus. For each: the held-out photos in that style, and the style distance (patch SWD to the picture as a share of
@@ -25,6 +26,7 @@ from PIL import Image, ImageDraw
 from stylegan_hub import StyleGenerator
 from stylegan_hub.artwork import apply_artwork
 from stylegan_hub.data import CORPUS_CATEGORIES, HELDOUT_PHOTOS, TRAIN_PHOTOS, Corpus, sample_photo
+from stylegan_hub.images import load_image
 from stylegan_hub.inference import pil_to_tensor, stylize
 from stylegan_hub.metrics import style_distance
 from stylegan_hub.metrics.report import fit_image
@@ -41,14 +43,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--model", default="builtin:any", help="the zero-shot model (default: %(default)s)")
     parser.add_argument("--corpus", default=None, help="a corpus from train/build_corpus.py: its artwork joins the style pictures")
     parser.add_argument("--artworks", type=int, default=3, help="corpus artworks to use (default: %(default)s)")
+    parser.add_argument("--style-pictures", nargs="*", default=[], help="more style pictures (files), e.g. artwork a package ships")
     parser.add_argument("--eval-side", type=int, default=256, help="held-out photos are fitted into this many pixels")
     parser.add_argument("--repeats", type=int, default=7, help="timed calls per speed figure (default: %(default)s)")
     parser.add_argument("--docs", default=str(REPO / "docs"), help="where zeroshot.md and its images go (default: %(default)s)")
     return parser.parse_args(argv)
 
 
-def style_pictures(corpus: str | None, artworks: int, side: int) -> dict[str, Image.Image]:
-    """Named style pictures: textures, teacher renderings of the first train photo, corpus artwork."""
+def style_pictures(corpus: str | None, artworks: int, side: int, files: list[str]) -> dict[str, Image.Image]:
+    """Named style pictures: textures, teacher renderings of the first train photo, corpus artwork, given files."""
     import skimage.data
 
     pictures = {f"texture {name}": Image.fromarray(getattr(skimage.data, name)()).convert("RGB") for name in TEXTURES}
@@ -59,6 +62,7 @@ def style_pictures(corpus: str | None, artworks: int, side: int) -> dict[str, Im
         artwork = [i for i, category in enumerate(images.categories) if category == CORPUS_CATEGORIES.index("artwork")]
         for index in artwork[:: max(1, len(artwork) // artworks)][:artworks]:
             pictures[f"artwork {images.paths[index].stem}"] = images[index]
+    pictures.update({f"picture {Path(file).stem}": load_image(file).convert("RGB") for file in files})
     return pictures
 
 
@@ -102,7 +106,7 @@ def main(args: argparse.Namespace) -> dict:
     model = StyleGenerator.from_pretrained(args.model).eval()
     photos = [fit_image(sample_photo(name), args.eval_side) for name in HELDOUT_PHOTOS]
     photo_tensors = [pil_to_tensor(photo) for photo in photos]
-    pictures = style_pictures(args.corpus, args.artworks, args.eval_side)
+    pictures = style_pictures(args.corpus, args.artworks, args.eval_side, args.style_pictures)
 
     # Any style from one picture.
     scores, rows, styled = {}, [], {}

@@ -273,9 +273,12 @@ def test_the_zero_shot_benchmark_writes_its_report_grid_and_mixing_strip(tmp_pat
     sys.path.insert(0, str(REPO / "bench"))
     import zeroshot
 
-    summary = zeroshot.main(zeroshot.parse_args(["--model", str(tiny_any), "--docs", str(tmp_path), "--eval-side", "48", "--repeats", "1"]))
+    picture(5).save(tmp_path / "my-painting.png")
+    argv = ["--model", str(tiny_any), "--docs", str(tmp_path), "--eval-side", "48", "--repeats", "1", "--style-pictures", str(tmp_path / "my-painting.png")]
+    summary = zeroshot.main(zeroshot.parse_args(argv))
     report = (tmp_path / "zeroshot.md").read_text()
     assert "| texture brick |" in report and "| teacher cartoon |" in report and "50/50 mix lies between" in report
+    assert "| picture my-painting |" in report
     assert (tmp_path / "images" / "zeroshot-grid.jpg").is_file() and (tmp_path / "images" / "mixing-strip.jpg").is_file()
     distances = summary["mixing"]["teacher cartoon"]
     assert distances["1.0"] < distances["0.0"]  # all of the cartoon's code is closer to the cartoon than none of it
