@@ -43,6 +43,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--model", default="builtin:any", help="the zero-shot model (default: %(default)s)")
     parser.add_argument("--corpus", default=None, help="a corpus from train/build_corpus.py: its artwork joins the style pictures")
     parser.add_argument("--artworks", type=int, default=3, help="corpus artworks to use (default: %(default)s)")
+    parser.add_argument(
+        "--mix", nargs=2, default=["teacher sketch", "teacher oil"], metavar="NAME", help="the two style pictures mixed (default: %(default)s)"
+    )
     parser.add_argument("--style-pictures", nargs="*", default=[], help="more style pictures (files), e.g. artwork a package ships")
     parser.add_argument("--eval-side", type=int, default=256, help="held-out photos are fitted into this many pixels")
     parser.add_argument("--repeats", type=int, default=7, help="timed calls per speed figure (default: %(default)s)")
@@ -119,8 +122,10 @@ def main(args: argparse.Namespace) -> dict:
         print(f"{name}: style distance {scores[name]:.3f}", flush=True)
     stack(rows).save(docs / "images" / "zeroshot-grid.jpg", quality=90)
 
-    # Mixing: the first texture with the cartoon teacher (two looks far apart).
-    first, second = f"texture {TEXTURES[0]}", "teacher cartoon"
+    # Mixing: two looks far apart (by default a pencil sketch and a colourful oil paint).
+    first, second = args.mix
+    if first not in styled or second not in styled:
+        raise SystemExit(f"--mix {first!r} {second!r}: choose two of {', '.join(styled)}")
     strip, mixed_outputs = [], {}
     for weight in MIX_STEPS:
         mixed = mix_styles({styled[first]: 1 - weight, styled[second]: weight})
