@@ -280,6 +280,9 @@ def test_the_zero_shot_benchmark_writes_its_report_grid_and_mixing_strip(tmp_pat
     assert "| texture brick |" in report and "| teacher cartoon |" in report and "50/50 mix lies between" in report
     assert "| picture my-painting |" in report
     assert (tmp_path / "images" / "zeroshot-grid.jpg").is_file() and (tmp_path / "images" / "mixing-strip.jpg").is_file()
-    distances = summary["mixing"]["teacher oil"]
+    distances = summary["mixing"]["teacher oil (picture)"]
     assert distances["1.0"] < distances["0.0"]  # all of the oil code is closer to the oil than none of it
+    own = summary["mixing"]["teacher sketch (its outputs)"]
+    assert own["0.0"] < 1e-3 < own["0.5"] < own["1.0"]  # the blend moves away from the sketch's own outputs
+    assert set(summary["between"]) == {"picture", "its outputs"}
     assert summary["style_code_s"] > 0 and summary["stylize_512_s"] > 0
