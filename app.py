@@ -32,6 +32,7 @@ from stylegan_hub.inference import stylize  # noqa: E402
 from stylegan_hub.mixing import mix_styles  # noqa: E402
 from stylegan_hub.models import builtin_names  # noqa: E402
 from stylegan_hub.models.hub import is_namespaced_repo_id  # noqa: E402
+from stylegan_hub.names import ZERO_SHOT_MODEL  # noqa: E402
 from stylegan_hub.training.config import FinetuneConfig  # noqa: E402
 from stylegan_hub.training.hub import push_model_dir  # noqa: E402
 from stylegan_hub.training.job import FinetuneJob, measure_seconds_per_step  # noqa: E402
@@ -50,7 +51,6 @@ GOOD_SET = (
     "borders or text. Variety of subjects helps; mixing different looks averages them."
 )
 YOURS = " (yours)"
-ZERO_SHOT_MODEL = "builtin:any"  # draws the style of a picture the visitor drops
 # Gradio 6 takes CSS at launch(). Gallery captions wrap instead of being cut ("builtin:cart…").
 CSS = (
     "#styles .caption-label { white-space: normal; overflow-wrap: anywhere; max-width: 100%; text-overflow: clip; }"

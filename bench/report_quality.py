@@ -176,8 +176,9 @@ def from_any_table(results: dict, styles: list[str], shots: int) -> list[str]:
         if (style, "ours") not in runs or (style, "from-any") not in runs:
             continue
         ours, start = runs[(style, "ours")]["trajectory"], runs[(style, "from-any")]["trajectory"]
-        half = len(ours) // 2 - 1
-        cells = [f"{p['psnr']:.2f} / {p['style_distance']:.2f}" for p in (ours[half], ours[-1], start[half], start[-1])]
+        half = ours[-1]["step"] // 2
+        points = [next((p for p in ours if p["step"] >= half), ours[-1]), ours[-1], next((p for p in start if p["step"] >= half), start[-1]), start[-1]]
+        cells = [f"{p['psnr']:.2f} / {p['style_distance']:.2f}" for p in points]
         step = reached_at(start, ours[-1]["psnr"], ours[-1]["style_distance"])
         lines.append(f"| {style} | " + " | ".join(cells) + f" | {'not within ' + str(start[-1]['step']) if step is None else step} |")
     return lines if len(lines) > 2 else []

@@ -31,6 +31,7 @@ import torch
 
 from stylegan_hub import StyleGenerator
 from stylegan_hub.inference import inference_generator, native_bfloat16, stylize_tensor
+from stylegan_hub.names import ZERO_SHOT_MODEL
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from reference_models import REFERENCES  # noqa: E402
@@ -292,12 +293,9 @@ def finetune_seconds_per_step(steps: int) -> float:
     return statistics.median(b - a for a, b in zip(stamps[1:], stamps[2:]))  # the first step includes warm-up
 
 
-def style_code_seconds(model: str, repeats: int) -> float | None:
-    """Median seconds to read a style code from a 1024x768 style picture (decoded), for zero-shot models; None for
-    models without a style encoder."""
+def style_code_seconds(model: str, repeats: int) -> float:
+    """Median seconds for a zero-shot model to read a style code from a 1024x768 style picture (decoded)."""
     generator = StyleGenerator.from_pretrained(model).eval()
-    if not hasattr(generator, "encoder"):
-        return None
     picture = torch.rand(1, 3, 768, 1024)
     with torch.inference_mode():
         generator.encode_style(picture)  # warm-up
@@ -389,7 +387,7 @@ def main(args: argparse.Namespace) -> int:
     seams = seam_check(args.model)
     guided, plain, photo_name = work_side_check(args.model, args.work_side_photo)
     step = finetune_seconds_per_step(args.finetune_steps)
-    code_seconds = style_code_seconds(args.model, args.repeats)
+    code_seconds = style_code_seconds(ZERO_SHOT_MODEL, args.repeats)
     default_steps = 400
 
     labels = [size_label(*shape) for shape in shapes] + ([] if args.no_4k else ["4K"])
@@ -411,8 +409,7 @@ def main(args: argparse.Namespace) -> int:
         f"- Default fine-tune step (128 px crops, batch 4): {step:.3f} s median, so the default {default_steps} steps take "
         f"about {step * default_steps / 60:.1f} min plus start-up.",
     ]
-    if code_seconds is not None:
-        lines.append(f"- Style code from a 1024x768 style picture (zero-shot, computed once per picture): {code_seconds:.3f} s median.")
+    lines.append(f"- Style code of {ZERO_SHOT_MODEL} from a 1024x768 style picture (computed once per picture): {code_seconds:.3f} s median.")
     if rates:
         lines += ["", "| variant | images/s at 512x512, batch " + str(args.throughput_batch) + " |", "|---|---|"]
         lines += [f"| {name} | {rate:.1f} |" for name, rate in rates.items()]

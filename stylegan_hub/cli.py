@@ -8,10 +8,9 @@ import sys
 from pathlib import Path
 
 from .errors import StyleGanHubError
-from .names import PRECISIONS  # the models and torch are imported by the commands that use them
+from .names import PRECISIONS, ZERO_SHOT_MODEL  # the models and torch are imported by the commands that use them
 
 PROG = "stylegan-hub"
-ZERO_SHOT_MODEL = "builtin:any"
 
 
 def say(message: str) -> None:

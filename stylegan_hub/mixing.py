@@ -29,16 +29,20 @@ def mix_styles(styles: Mapping[str | StyleGenerator, float]) -> StyleGenerator:
     if any(not weight >= 0 for weight in weights) or sum(weights) <= 0:
         raise StyleGanHubError(f"mixing weights must be >= 0 and not all 0, got {weights}")
     models = [_load(style) for style in styles]
-    first_name, first = models[0]
     for name, model in models:
         if not model.style_dim:
             raise StyleGanHubError(
                 f"{name}: has no style code, so it cannot be mixed; mix styles fine-tuned from builtin:any (stylegan-hub finetune --base builtin:any)"
             )
+    # A style fine-tuned with noise inputs still mixes with its base: the others get them too, with zero weights.
+    noise_channels = max(model.noise_channels for _, model in models)
+    models = [(name, model.with_noise_channels(noise_channels)) for name, model in models]
+    first_name, first = models[0]
+    for name, model in models:
         if model._hub_mixin_config != first._hub_mixin_config:
             raise StyleGanHubError(f"{name} and {first_name} have different architectures and cannot be mixed; mix styles of one base model")
     total = sum(weights)
-    states = [model.state_dict() for _, model in models]
+    states = [{key: value.detach().cpu() for key, value in model.state_dict().items()} for _, model in models]  # any devices
     mixed = {key: sum(weight / total * state[key].float() for weight, state in zip(weights, states)).to(value.dtype) for key, value in states[0].items()}
     result = StyleGenerator(**first._hub_mixin_config)
     result.load_state_dict(mixed)

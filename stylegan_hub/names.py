@@ -12,7 +12,8 @@ CONFIG_NAME = "config.json"
 BUILTIN_PREFIX = "builtin:"
 BUILTIN_DIR = Path(__file__).resolve().parent / "builtin"
 PRECISIONS = ("auto", "float32", "bfloat16")
-BUILTIN_BASES = (BUILTIN_PREFIX + "base", BUILTIN_PREFIX + "any")
+ZERO_SHOT_MODEL = BUILTIN_PREFIX + "any"  # draws the style of any picture
+BUILTIN_BASES = (BUILTIN_PREFIX + "base", ZERO_SHOT_MODEL)
 _REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")  # what resolving accepts: also legacy ids with no namespace
 
 

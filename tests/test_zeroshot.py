@@ -170,6 +170,9 @@ def test_pretraining_learns_styles_and_ships_a_loadable_zero_shot_base(tmp_path,
     losses = [json.loads(line)["l1"] for line in (output / "logs" / "losses.jsonl").read_text().splitlines()]
     assert np.mean(losses[-5:]) < np.mean(losses[:5])
     assert model.stylize(picture(0), style_image=picture(1)).size == (48, 40)
+    assert "--style-image painting.jpg" in (output / "README.md").read_text()  # the card shows zero-shot use
+    with pytest.raises(ValueError, match="holds 4 styles on 3 photos at 32 px, not the --styles 5"):
+        main(parse_args([*args[:3], "5", *args[4:]]))  # the rendered bank is reused only for the settings it has
 
 
 # --------------------------------------------------------------------------- mixing
@@ -185,6 +188,8 @@ def test_mixing_interpolates_codes_and_weights():
     mixed = mix_styles({a: 0.25, other: 0.75})
     assert torch.allclose(mixed.stem.weight, 0.25 * a.stem.weight + 0.75 * other.stem.weight, atol=1e-6)
     assert torch.equal(mix_styles({a: 1.0, b: 0.0}).style_code, a.style_code)
+    noisy = a.with_noise_channels(2)  # a style fine-tuned with noise inputs still mixes with its base
+    assert mix_styles({noisy: 0.5, b: 0.5}).noise_channels == 2
 
 
 def test_stylize_draws_a_blend_of_styles_in_one_call():
@@ -263,6 +268,9 @@ def test_a_fine_tune_from_a_zero_shot_base_starts_from_the_exemplars_style(tmp_p
     tuned = StyleGenerator.from_pretrained(output)
     assert torch.allclose(tuned.style_code, base.style_code_of([Image.open(p) for p in sorted(exemplars.iterdir())]), atol=1e-6)
     assert not torch.allclose(tuned.style_code, base.style_code)
+    # The encoder is not trained (DDP would refuse its unused parameters), and the card offers no zero-shot use.
+    assert all(torch.equal(a, b) for a, b in zip(tuned.encoder.state_dict().values(), base.encoder.state_dict().values()))
+    assert "--style-image painting.jpg" not in (output / "README.md").read_text()
 
 
 def test_the_zero_shot_benchmark_writes_its_report_grid_and_mixing_strip(tmp_path, tiny_any):

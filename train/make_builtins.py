@@ -41,7 +41,6 @@ from stylegan_hub.training.config import FinetuneConfig
 
 REPO = Path(__file__).resolve().parent.parent
 PRETRAIN_ARGS = ["--steps", "1500", "--checkpointing-steps", "250", "--sample-every", "250"]
-ANY_ARGS = ["--steps", "6000"]
 FILTER_STYLES = {
     "oil": "Oil paint: flat painterly strokes with visible brush texture.",
     "sketch": "Pencil sketch: graphite lines and hatching on warm paper.",
@@ -238,7 +237,7 @@ def main(args: argparse.Namespace) -> None:
         trained = pretrain.main(pretrain.parse_args([*PRETRAIN_ARGS, "--corpus", args.corpus, "--output-dir", str(work / "base")]))
         ship(trained, "base", f"python train/make_builtins.py --only base --corpus {args.corpus}")
     if "any" in chosen:
-        trained = pretrain_any.main(pretrain_any.parse_args([*ANY_ARGS, "--corpus", args.corpus, "--output-dir", str(work / "any")]))
+        trained = pretrain_any.main(pretrain_any.parse_args(["--corpus", args.corpus, "--output-dir", str(work / "any")]))
         ship(trained, "any", f"python train/make_builtins.py --only any --corpus {args.corpus}")
     for name in [s for s in chosen if s not in ("base", "any")]:
         exemplars = make_exemplars(name, work / "exemplars" / name)

@@ -62,7 +62,15 @@ def style_bank(config: ZeroShotConfig, accelerator: Accelerator) -> StyleBank:
             path.parent.mkdir(parents=True, exist_ok=True)
             bank.save(path.with_suffix(".tmp"))
             path.with_suffix(".tmp").replace(path)
-        return StyleBank.load(path)
+        bank = StyleBank.load(path)
+    styles, per_style, _, side, _ = bank.renders.shape
+    if (styles, per_style, side) != (config.styles, config.photos_per_style, config.bank_side):
+        raise ValueError(
+            f"{path} holds {styles} styles on {per_style} photos at {side} px, not the --styles {config.styles}, "
+            f"--photos-per-style {config.photos_per_style} and --bank-side {config.bank_side} asked for; "
+            "give a new --output-dir, or delete that file to render the bank again"
+        )
+    return bank
 
 
 def main(config: ZeroShotConfig) -> Path:

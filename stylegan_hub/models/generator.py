@@ -24,6 +24,7 @@ vector for the whole image, so conditioning on it keeps that property.
 from __future__ import annotations
 
 import copy
+import threading
 from typing import TYPE_CHECKING
 
 import torch
@@ -44,6 +45,7 @@ NOISE_PERIOD = 256
 """The inference noise field repeats every this many pixels (a fixed 256x256 draw per noise channel)."""
 STYLE_CODE_CACHE = 64
 """How many style pictures' codes a model remembers, so restyling another photo costs only the generator."""
+_STYLE_CODE_LOCK = threading.Lock()
 HUB_METADATA = dict(
     library_name="stylegan-hub",
     pipeline_tag="image-to-image",
@@ -239,17 +241,22 @@ class StyleGenerator(HubModel, model_card_template=GENERATOR_CARD, **HUB_METADAT
         items = pictures if isinstance(pictures, (list, tuple)) else [pictures]
         if not items:
             raise ValueError("give at least one style picture")
-        loaded = [load_image(item).convert("RGB") for item in items]
+        loaded = []
+        for item in items:
+            picture = load_image(item).convert("RGB")
+            factor = min(picture.size) // (2 * ENCODER_SIDE)  # the encoder sees ENCODER_SIDE px: no need to hash or
+            loaded.append(picture.reduce(factor) if factor > 1 else picture)  # convert a large picture at full size
         key = hashlib.sha256(b"".join(hashlib.sha256(p.tobytes() + repr(p.size).encode()).digest() for p in loaded)).hexdigest()
-        cache = self.__dict__.setdefault("_style_codes", {})
+        cache = self.__dict__.setdefault("_style_codes", {})  # on the CPU, whatever device the model moves to
         if key not in cache:
             parameter = next(self.parameters())
             with torch.inference_mode():
                 codes = [self.encode_style(pil_to_tensor(p).to(parameter.device)) for p in loaded]  # sizes differ
-            if len(cache) >= STYLE_CODE_CACHE:
-                cache.pop(next(iter(cache)))
-            cache[key] = torch.cat(codes).mean(dim=0, keepdim=True)
-        return cache[key].clone()
+            with _STYLE_CODE_LOCK:  # the app reads codes from several threads
+                if len(cache) >= STYLE_CODE_CACHE:
+                    cache.pop(next(iter(cache)), None)
+                cache[key] = torch.cat(codes).mean(dim=0, keepdim=True).cpu()
+        return cache[key].to(self.style_code.device, copy=True)
 
     def with_style(self, code: torch.Tensor) -> "StyleGenerator":
         """A copy of this model that draws the style `code` (1, style_dim) by default (its saved `style_code`)."""
@@ -329,7 +336,8 @@ class StyleGenerator(HubModel, model_card_template=GENERATOR_CARD, **HUB_METADAT
 
         `style_image` (a zero-shot model such as builtin:any): draw the style of that picture, or of several pictures
         of one style, instead of the model's own. `styles` ({model name or model: weight}): draw a blend of styles
-        that carry a style code instead (`stylegan_hub.mixing.mix_styles`)."""
+        that carry a style code instead, on this model's device; it loads and blends them on every call, so for many
+        photos blend once with `stylegan_hub.mixing.mix_styles`."""
         from ..inference import stylize
 
         if style_image is not None and styles is not None:
@@ -337,7 +345,7 @@ class StyleGenerator(HubModel, model_card_template=GENERATOR_CARD, **HUB_METADAT
         if styles is not None:
             from ..mixing import mix_styles
 
-            model = mix_styles(styles)
+            model = mix_styles(styles).to(next(self.parameters()).device)
         else:
             model = self if style_image is None else self.with_style(self.style_code_of(style_image))
         return stylize(

@@ -147,7 +147,7 @@ def model_card(directory: Path, *, model_id: str | None = None, revision: str | 
         revision_flag=f" --revision {revision}" if revision else "",
         revision_arg=f", revision={revision!r}" if revision else "",
         has_discriminator=(directory / DISCRIMINATOR_SUBFOLDER).is_dir(),
-        zero_shot=hasattr(generator, "encoder"),
+        zero_shot=record.get("task") == "pretrain-any",  # its fine-tuned styles keep the encoder but draw their own style
         discriminator_subfolder=DISCRIMINATOR_SUBFOLDER,
         config=json.dumps(generator._hub_mixin_config, sort_keys=True),
         base_model=record.get("base"),

@@ -64,6 +64,7 @@ def main(config: FinetuneConfig, on_step: Callable[[TrainingRun, int, dict[str, 
     generator = generator.with_noise_channels(max(config.noise_channels, generator.noise_channels))
     if hasattr(generator, "encoder"):  # a zero-shot base: start from the exemplars' style, only the rest is left to learn
         generator = generator.with_style(generator.style_code_of(style_images))
+        generator.encoder.requires_grad_(False)  # unused once the code is read: DDP refuses parameters without gradients
     if config.from_scratch:  # the base's architecture with fresh weights: what pretraining buys, as an ablation
         generator = StyleGenerator(**generator._hub_mixin_config)
         discriminator = StyleDiscriminator(**discriminator._hub_mixin_config)
