@@ -174,8 +174,8 @@ def main(args: argparse.Namespace) -> dict:
         "|---|" + "---|" * len(MIX_STEPS),
         *[f"| distance to {parent} | " + " | ".join(f"{v:.2f}" for v in d.values()) + " |" for parent, d in mixing.items()],
         "",
-        "The 50/50 mix lies between its parents (its distance to each parent between the parents' own) measured to "
-        + "; ".join(f"the parents' {reference}: {'yes' if ok else 'no'}" for reference, ok in between.items())
+        "The 50/50 mix lies between its parents (its distance to each parent between the parents' own), measured "
+        + "; ".join(f"against {'their pictures' if reference == 'picture' else 'their own outputs'}: {'yes' if ok else 'no'}" for reference, ok in between.items())
         + ".",
         "",
         "![mixing strip](images/mixing-strip.jpg)",
