@@ -91,6 +91,8 @@ def load_generator(args: argparse.Namespace, device=None):
     if args.model is None and not args.style_image:
         raise StyleGanHubError("say which style: --model NAME, or --style-image PICTURE for any style from a picture")
     model = args.model or ZERO_SHOT_MODEL
+    if model == ZERO_SHOT_MODEL and not args.style_image:  # its saved code is a random training style, not a choice
+        raise StyleGanHubError(f"{ZERO_SHOT_MODEL} draws the style of a picture: add --style-image PICTURE")
     generator = StyleGenerator.from_pretrained(model, revision=args.revision, map_location=device)
     if args.style_image:
         if not hasattr(generator, "encoder"):

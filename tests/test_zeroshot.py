@@ -107,10 +107,10 @@ def test_onnx_export_keeps_the_saved_style(tmp_path):
     import onnxruntime
 
     session = onnxruntime.InferenceSession(str(path))
-    photo = torch.rand(1, 3, 32, 32)
-    (output,) = session.run(None, {session.get_inputs()[0].name: photo.numpy()})
+    photos = torch.rand(2, 3, 40, 32)  # a batch and another size than the export's: the code broadcasts over both
+    (output,) = session.run(None, {session.get_inputs()[0].name: photos.numpy()})
     with torch.no_grad():
-        expected = model.forward_image(photo)
+        expected = model.forward_image(photos)
     assert np.abs(output - expected.numpy()).max() < 1e-4
 
 
@@ -232,6 +232,8 @@ def test_cli_stylizes_from_a_style_picture_and_mixes(tmp_path, tiny_any, tiny_ba
     assert cli(["stylize", "--model", str(tiny_base), "--style-image", str(tmp_path / "style.png"), "-o", str(tmp_path / "x.png"), str(tmp_path / "photo.png")]) != 0
     assert "takes no style picture; use --model builtin:any" in capsys.readouterr().err
     assert not (tmp_path / "x.png").exists()
+    assert cli(["stylize", "--model", "builtin:any", "-o", str(tmp_path / "y.png"), str(tmp_path / "photo.png")]) != 0
+    assert "builtin:any draws the style of a picture: add --style-image PICTURE" in capsys.readouterr().err
 
     assert cli(["export", "--model", str(tiny_any), "--style-image", str(tmp_path / "style.png"), "-o", str(tmp_path / "style.onnx")]) == 0
     import onnxruntime
