@@ -101,6 +101,17 @@ def test_stylize_and_finetune_in_the_browser(page, tmp_path):
     page.click("#go")
     expect(page.locator("#result img[src]").first).to_be_visible(timeout=30_000)
 
+    # Any style from a picture: dropped under the style, it replaces it (the zero-shot model draws it).
+    after = page.locator("#result img[src]").last
+    before = after.get_attribute("src")
+    painting = tmp_path / "painting.png"
+    apply_artwork("sketch", photos[1]).save(painting)
+    page.set_input_files("#style-picture input[type=file]", str(painting))
+    expect(page.locator("#style-picture img[src]").first).to_be_visible()
+    page.click("#go")
+    expect(after).not_to_have_attribute("src", before, timeout=30_000)  # a new result: the painting's style
+    page.screenshot(path=str(SCREENSHOTS / "stylize-picture.png"), full_page=True)
+
 
 def test_refused_start_marks_no_unrelated_box_cancel_is_idle_and_every_style_is_named(page, tmp_path):
     from playwright.sync_api import expect
