@@ -98,18 +98,19 @@ def test_stylize_and_finetune_in_the_browser(page, tmp_path):
     page.get_by_role("tab", name="Stylize").click()
     expect(page.locator("#styles")).to_contain_text("pencil (yours)")
     expect(page.locator("#style textarea, #style input").first).to_have_value("pencil (yours)")
+    after = page.locator("#result img[src]").last  # the slider's result side; a new result gets a new src
+    shown = after.get_attribute("src")
     page.click("#go")
-    expect(page.locator("#result img[src]").first).to_be_visible(timeout=30_000)
+    expect(after).not_to_have_attribute("src", shown, timeout=30_000)
 
     # Any style from a picture: dropped under the style, it replaces it (the zero-shot model draws it).
-    after = page.locator("#result img[src]").last
-    before = after.get_attribute("src")
+    shown = after.get_attribute("src")
     painting = tmp_path / "painting.png"
     apply_artwork("sketch", photos[1]).save(painting)
     page.set_input_files("#style-picture input[type=file]", str(painting))
     expect(page.locator("#style-picture img[src]").first).to_be_visible()
     page.click("#go")
-    expect(after).not_to_have_attribute("src", before, timeout=30_000)  # a new result: the painting's style
+    expect(after).not_to_have_attribute("src", shown, timeout=30_000)
     page.screenshot(path=str(SCREENSHOTS / "stylize-picture.png"), full_page=True)
 
 
