@@ -252,6 +252,8 @@ def test_cli_stylizes_from_a_style_picture_and_mixes(tmp_path, tiny_any, tiny_ba
     assert torch.allclose(mixed.style_code, (model.style_code + other.style_code) / 2)
     assert cli(["mix", f"{tiny_any}=0.5", f"{tmp_path / 'other'}=0.5", "-o", str(tmp_path / "mixed")]) != 0
     assert "exists" in capsys.readouterr().err
+    assert cli(["mix", f"{tiny_any}=-1", f"{tmp_path / 'other'}=0.5", "-o", str(tmp_path / "refused")]) != 0
+    assert "mixing weights must be >= 0" in capsys.readouterr().err and not (tmp_path / "refused").exists()
 
 
 def test_a_fine_tune_from_a_zero_shot_base_starts_from_the_exemplars_style(tmp_path, tiny_any):
