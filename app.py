@@ -33,7 +33,7 @@ from stylegan_hub.mixing import mix_styles  # noqa: E402
 from stylegan_hub.models import builtin_names  # noqa: E402
 from stylegan_hub.models.hub import is_namespaced_repo_id  # noqa: E402
 from stylegan_hub.names import ZERO_SHOT_MODEL  # noqa: E402
-from stylegan_hub.training.config import FinetuneConfig  # noqa: E402
+from stylegan_hub.training.config import DEFAULT_BASE, FinetuneConfig  # noqa: E402
 from stylegan_hub.training.hub import push_model_dir  # noqa: E402
 from stylegan_hub.training.job import FinetuneJob, measure_seconds_per_step  # noqa: E402
 
@@ -45,7 +45,7 @@ MAX_PREVIEW_PIXELS = 100_000_000  # a preview is made at 512 px, so it takes lar
 PREVIEW_SIDE = 512
 MAX_STYLE_IMAGES = 20
 TRAIN_RESOLUTION, TRAIN_BATCH = 128, 4
-PRESETS = {"Quick": 150, "Balanced": 400, "Best": 1000}
+PRESETS = {"Quick": 100, "Balanced": 200, "Long": 400}  # from builtin:any, 200 scored as well as 400 (docs/zeroshot.md)
 GOOD_SET = (
     "**A good set:** 3–10 images that share one look (palette, strokes, texture), at least 256 px, without large "
     "borders or text. Variety of subjects helps; mixing different looks averages them."
@@ -257,7 +257,7 @@ _calibration_thread: threading.Thread | None = None
 def calibrate() -> None:
     """Seconds per default fine-tune step on this machine, measured in the background when first needed."""
     try:
-        _calibration["seconds"] = measure_seconds_per_step("builtin:base", resolution=TRAIN_RESOLUTION, batch_size=TRAIN_BATCH)
+        _calibration["seconds"] = measure_seconds_per_step(DEFAULT_BASE, resolution=TRAIN_RESOLUTION, batch_size=TRAIN_BATCH)
     except Exception as error:  # shown in the estimate; the next estimate measures again
         _calibration["error"] = f"{type(error).__name__}: {error}"
 
@@ -616,7 +616,7 @@ def build_app() -> gr.Blocks:
                     uploads = gr.Gallery(label="Your set", columns=6, height=160, allow_preview=False, elem_id="uploads")
                     advice = gr.Markdown(GOOD_SET)
                     with gr.Row():
-                        base = gr.Dropdown(builtin_names(), value="builtin:base", label="Start from", elem_id="base")
+                        base = gr.Dropdown(builtin_names(), value=DEFAULT_BASE, label="Start from", elem_id="base")
                         name = gr.Textbox(value="my-style", label="Name", elem_id="style-name")
                     steps = gr.Slider(20, 2000, value=PRESETS["Balanced"], step=10, label="Training steps", elem_id="steps")
                     with gr.Row():

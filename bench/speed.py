@@ -32,6 +32,7 @@ import torch
 from stylegan_hub import StyleGenerator
 from stylegan_hub.inference import inference_generator, native_bfloat16, stylize_tensor
 from stylegan_hub.names import ZERO_SHOT_MODEL
+from stylegan_hub.training.config import FinetuneConfig
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from reference_models import REFERENCES  # noqa: E402
@@ -277,11 +278,10 @@ def work_side_check(model: str, photo_path: str | None) -> tuple[float, float, s
 
 
 def finetune_seconds_per_step(steps: int) -> float:
-    """Median wall time of one default fine-tune step (128 px, batch 4, the built-in base), from the fine-tune itself."""
+    """Median wall time of one default fine-tune step (128 px, batch 4, the default base), from the fine-tune itself."""
     from stylegan_hub.artwork import apply_artwork
     from stylegan_hub.data import sample_photo
     from stylegan_hub.training import finetune
-    from stylegan_hub.training.config import FinetuneConfig
 
     stamps = []
     with tempfile.TemporaryDirectory() as workdir:
@@ -388,7 +388,7 @@ def main(args: argparse.Namespace) -> int:
     guided, plain, photo_name = work_side_check(args.model, args.work_side_photo)
     step = finetune_seconds_per_step(args.finetune_steps)
     code_seconds = style_code_seconds(ZERO_SHOT_MODEL, args.repeats)
-    default_steps = 400
+    default_steps = FinetuneConfig.__dataclass_fields__["steps"].default
 
     labels = [size_label(*shape) for shape in shapes] + ([] if args.no_4k else ["4K"])
     lines = [

@@ -156,6 +156,15 @@ def distribution_loss(output_features: list[torch.Tensor], exemplar_features: li
     return sum(sliced_wasserstein_loss(out, ref) for out, ref in zip(output_features, exemplar_features)) / len(output_features)
 
 
+def paired_distribution_loss(output_features: list[torch.Tensor], target_features: list[torch.Tensor]) -> torch.Tensor:
+    """Each image's feature distributions against its own target's (sliced Wasserstein per image and map), for paired
+    training where every image of a batch is another style. A pixel loss alone rewards the mean of what a style could
+    draw (strokes smoothed away); this one rewards marks with the target's statistics, wherever they fall."""
+    batch = output_features[0].shape[0]
+    pairs = (([out[i : i + 1] for out in output_features], [ref[i : i + 1] for ref in target_features]) for i in range(batch))
+    return sum(distribution_loss(out, ref) for out, ref in pairs) / batch
+
+
 def nearest_neighbour_loss(output_features: list[torch.Tensor], exemplar_features: list[torch.Tensor], max_samples: int = 4096) -> torch.Tensor:
     """Each output feature vector pulled to its most similar exemplar vector (cosine similarity), averaged over the
     maps (B, C, H, W) and relative to the exemplars' energy (CNNMRF, Li & Wand 2016, on single vectors).

@@ -70,10 +70,10 @@ def test_finetune_learns_a_style_from_few_images(sketch_exemplars, tmp_path):
 
     Guards against learning colour alone: the colour loss alone, or the flat mean image, gains 8-9 dB over the photo on
     a sketch (mostly white paper), so a gain over the photo proves nothing; a sketch's change is not colour but lines
-    along edges and hatching in shadows. These settings, over seeds 0-4: 15.84-16.38 dB (seed 0: 16.25) against 15.46
-    (flat mean) and 15.29 (Reinhard), content kept 0.45-0.49 where the teacher's drawings keep 0.44; the colour loss
-    alone: 14.59 dB and 0.33. Fewer steps or crops do not reliably pass the baselines (60 steps of 4 crops: 13.8 dB;
-    160 of 8: 15.42-16.26 dB), and a learning rate of 2e-3 diverges on some seeds.
+    along edges and hatching in shadows. From the default base (builtin:any), seed 0, one thread: 17.97 dB against
+    15.46 (flat mean) and 15.29 (Reinhard), content kept 0.63 where the teacher's drawings keep 0.44. From
+    builtin:base, the previous default, these settings gave 15.84-16.38 dB over seeds 0-4 with 2 threads, and 14.63
+    with one; the colour loss alone: 14.59 dB and 0.33.
     """
     output = finetune.main(
         finetune.parse_args(

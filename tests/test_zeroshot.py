@@ -175,6 +175,23 @@ def test_pretraining_learns_styles_and_ships_a_loadable_zero_shot_base(tmp_path,
         main(parse_args([*args[:3], "5", *args[4:]]))  # the rendered bank is reused only for the settings it has
 
 
+def test_pretraining_continues_from_a_zero_shot_model_with_the_distribution_term(tmp_path, tiny_base, tiny_any):
+    from pretrain_any import main, parse_args
+
+    args = ["--output-dir", str(tmp_path / "more"), "--styles", "3", "--photos-per-style", "2", "--bank-side", "32"]
+    args += ["--resolution", "32", "--batch-size", "2", "--style-dim", "4", "--encoder-channels", "4", "--base-channels", "4"]
+    args += ["--num-res-blocks", "1", "--num-downsamples", "2", "--decoder-blocks", "0", "--steps", "2"]
+    args += ["--discriminator-from", str(tiny_base), "--bank-workers", "1", "--log-every", "1", "--init-from", str(tiny_any)]
+    args += ["--distribution-weight", "0.5", "--learning-rate", "1e-12"]
+    output = main(parse_args(args))
+    start, continued = StyleGenerator.from_pretrained(tiny_any), StyleGenerator.from_pretrained(output)
+    assert all(torch.allclose(a, b, atol=1e-6) for a, b in zip(start.parameters(), continued.parameters()))  # its weights, barely moved
+    logged = [json.loads(line) for line in (output / "logs" / "losses.jsonl").read_text().splitlines()]
+    assert all(record["distribution"] > 0 for record in logged)
+    with pytest.raises(ValueError, match=r"--init-from .*: it has base_channels=4 \(not 8\); give the same layout options"):
+        main(parse_args([*args[:17], "8", *args[18:]]))  # --base-channels 8
+
+
 # --------------------------------------------------------------------------- mixing
 
 
@@ -275,6 +292,21 @@ def test_a_fine_tune_from_a_zero_shot_base_starts_from_the_exemplars_style(tmp_p
     # The encoder is not trained (DDP would refuse its unused parameters), and the card offers no zero-shot use.
     assert all(torch.equal(a, b) for a, b in zip(tuned.encoder.state_dict().values(), base.encoder.state_dict().values()))
     assert "--style-image painting.jpg" not in (output / "README.md").read_text()
+
+
+def test_the_default_fine_tune_starts_from_the_zero_shot_model(tmp_path):
+    """builtin:any is the default base (docs/zeroshot.md: it scored better than builtin:base at 1 and 6 exemplars)."""
+    from stylegan_hub.training import finetune
+
+    exemplars = tmp_path / "exemplars"
+    exemplars.mkdir()
+    picture(6, (40, 40)).save(exemplars / "6.png")
+    config = finetune.parse_args(["--style-images", str(exemplars), "--output-dir", str(tmp_path / "style")])
+    assert config.steps == 200
+    output = finetune.main(config.replace(steps=1, resolution=16, batch_size=2))
+    zero_shot = StyleGenerator.from_pretrained("builtin:any")
+    assert torch.allclose(StyleGenerator.from_pretrained(output).style_code, zero_shot.style_code_of(exemplars / "6.png"), atol=1e-6)
+    assert "fine-tuned from `builtin:any`" in (output / "README.md").read_text()
 
 
 def test_the_zero_shot_benchmark_writes_its_report_grid_and_mixing_strip(tmp_path, tiny_any):

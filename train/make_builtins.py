@@ -37,7 +37,7 @@ from stylegan_hub.metrics.report import evaluate_model
 from stylegan_hub.models.hub import BUILTIN_DIR, BUILTIN_PREFIX, DISCRIMINATOR_SUBFOLDER
 from stylegan_hub.training import finetune
 from stylegan_hub.training.card import METRICS_FILE, TRAINING_RECORD, write_model_card
-from stylegan_hub.training.config import FinetuneConfig
+from stylegan_hub.training.config import PRETRAINED_BASE, FinetuneConfig
 
 REPO = Path(__file__).resolve().parent.parent
 PRETRAIN_ARGS = ["--steps", "1500", "--checkpointing-steps", "250", "--sample-every", "250"]
@@ -114,7 +114,7 @@ ARTWORK_STYLES = {
     ),
 }
 STYLES = {**FILTER_STYLES, **{name: style.description for name, style in ARTWORK_STYLES.items()}}
-FINETUNE_STEPS = 600
+FINETUNE_STEPS = 600  # the shipped styles start from builtin:base (PRETRAINED_BASE), as their cards record
 SHIPPED = ["config.json", "model.safetensors", "README.md", "sample.png", TRAINING_RECORD, DISCRIMINATOR_SUBFOLDER]
 
 
@@ -241,7 +241,7 @@ def main(args: argparse.Namespace) -> None:
         ship(trained, "any", f"python train/make_builtins.py --only any --corpus {args.corpus}")
     for name in [s for s in chosen if s not in ("base", "any")]:
         exemplars = make_exemplars(name, work / "exemplars" / name)
-        settings = {"steps": FINETUNE_STEPS, **(dict(ARTWORK_STYLES[name].settings) if name in ARTWORK_STYLES else {})}
+        settings = {"base": PRETRAINED_BASE, "steps": FINETUNE_STEPS, **(dict(ARTWORK_STYLES[name].settings) if name in ARTWORK_STYLES else {})}
         config = FinetuneConfig(style_images=[str(exemplars)], output_dir=str(work / name), **settings)
         trained = finetune.main(config)
         ship(trained, name, f"python train/make_builtins.py --only {name}", exemplar_record(name))

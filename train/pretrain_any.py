@@ -24,7 +24,9 @@ from pretrain import corpus_summary
 
 from stylegan_hub import StyleGenerator
 from stylegan_hub.data import CORPUS_CATEGORIES, Corpus, sample_photos
+from stylegan_hub.losses import paired_distribution_loss
 from stylegan_hub.models.encoder import ENCODER_SIDE, fit_style_picture
+from stylegan_hub.models.perceptual import RandomFilterBank
 from stylegan_hub.training.config import ZeroShotConfig, command_line, parse_config
 from stylegan_hub.training.finetune import load_base
 from stylegan_hub.training.run import TrainingRun
@@ -73,6 +75,16 @@ def style_bank(config: ZeroShotConfig, accelerator: Accelerator) -> StyleBank:
     return bank
 
 
+def starting_weights(name: str, generator: StyleGenerator) -> dict:
+    """The weights of zero-shot model `name`, refused in words unless its layout is the one `generator` was built with."""
+    start = StyleGenerator.from_pretrained(name)
+    layout, wanted = start._hub_mixin_config, generator._hub_mixin_config
+    different = [f"{key}={value} (not {wanted.get(key)})" for key, value in layout.items() if wanted.get(key) != value]
+    if different:
+        raise ValueError(f"--init-from {name}: it has {', '.join(different)}; give the same layout options")
+    return start.state_dict()
+
+
 def main(config: ZeroShotConfig) -> Path:
     output_dir = Path(config.output_dir)
     accelerator = Accelerator(mixed_precision=config.mixed_precision, project_dir=str(output_dir))
@@ -87,6 +99,9 @@ def main(config: ZeroShotConfig) -> Path:
         style_dim=config.style_dim,
         encoder_channels=config.encoder_channels,
     )
+    if config.init_from:
+        generator.load_state_dict(starting_weights(config.init_from, generator))
+    filter_bank = RandomFilterBank().to(accelerator.device) if config.distribution_weight else None
     _, discriminator = load_base(config.discriminator_from)  # not trained here: saved for fine-tunes to start from
     optimizer = torch.optim.Adam(generator.parameters(), lr=config.learning_rate, betas=(0.9, 0.99))
     scheduler = get_scheduler(config.lr_scheduler, optimizer, num_warmup_steps=config.lr_warmup_steps, num_training_steps=config.steps)
@@ -112,7 +127,10 @@ def main(config: ZeroShotConfig) -> Path:
         photos, targets, pictures = (t.to(accelerator.device) for t in bank.sample(config.batch_size, config.resolution))
         with accelerator.autocast():
             styled = generator(photos, style=fit_style_picture(pictures, ENCODER_SIDE) * 2 - 1)  # (B, 3, R, R)
-            loss = F.l1_loss(styled.float(), targets)
+            terms = {"l1": F.l1_loss(styled.float(), targets)}
+            if filter_bank is not None:
+                terms["distribution"] = paired_distribution_loss(filter_bank.features(styled.float()), filter_bank.features(targets))
+            loss = terms["l1"] + config.distribution_weight * terms.get("distribution", 0.0)
         optimizer.zero_grad(set_to_none=True)
         accelerator.backward(loss)
         if config.max_grad_norm > 0:
@@ -122,7 +140,7 @@ def main(config: ZeroShotConfig) -> Path:
         if step % config.sample_every == 0 or step == config.steps:
             with torch.no_grad(), run.ema_generator() as ema:
                 unwrapped.style_code.copy_(ema.encode_style(reference.to(accelerator.device)))
-        run.end_step(step, {"l1": loss.item()})
+        run.end_step(step, {name: value.item() for name, value in terms.items()})
 
     return run.finish()
 

@@ -19,7 +19,10 @@ import typing
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-DEFAULT_BASE = "builtin:base"
+DEFAULT_BASE = "builtin:any"
+"""Where a fine-tune starts: the zero-shot model, from the style code it reads from the exemplars (docs/zeroshot.md)."""
+PRETRAINED_BASE = "builtin:base"
+"""The general base model: its discriminator is the zero-shot model's, and the shipped styles were fine-tuned from it."""
 STYLE_DISTANCES = ("gram", "swd", "nearest")
 FEATURE_SPACES = ("random", "discriminator")
 CONTENT_SPACES = (*FEATURE_SPACES, "luminance")
@@ -166,6 +169,7 @@ class FinetuneConfig(TrainingConfig):
     edges_weight: float = option(
         0.0, "the edge-statistics term: how flat and how sharp the exemplars are (a cartoon's fills and outlines)"
     )
+    steps: int = option(200, "optimisation steps", minimum=1)  # from builtin:any, 200 scored as well as 400 or better
 
 
 @dataclass(kw_only=True)
@@ -206,11 +210,15 @@ class ZeroShotConfig(TrainingConfig):
     photos_per_style: int = option(8, "photos each style is rendered on", minimum=2)
     bank_side: int = option(256, "side of the square photos and renderings, in pixels", minimum=16)
     bank_workers: int = option(2, "processes rendering the styles", minimum=1)
-    discriminator_from: str = option(DEFAULT_BASE, "model whose discriminator is shipped beside the generator, for fine-tunes")
+    discriminator_from: str = option(PRETRAINED_BASE, "model whose discriminator is shipped beside the generator, for fine-tunes")
     base_channels: int = option(16, "generator width", minimum=1)
     num_downsamples: int = option(3, "generator scales below the full one", minimum=0)
     num_res_blocks: int = option(6, "generator residual blocks at its lowest scale", minimum=0)
     decoder_blocks: int = option(1, "generator residual blocks after each upsampling", minimum=0)
+    init_from: str | None = option(None, "a zero-shot model of the same layout to continue training from (e.g. builtin:any)")
+    distribution_weight: float = option(
+        0.0, "weight of the per-image sliced Wasserstein distance to the target in the random filter bank, beside the L1"
+    )
     style_dim: int = option(64, "length of the style code", minimum=1)
     encoder_channels: int = option(32, "style encoder width", minimum=1)
     steps: int = option(6000, "optimisation steps", minimum=1)
