@@ -46,6 +46,16 @@ def test_sliced_wasserstein_loss_matches_whole_distributions_where_gram_matrices
     assert (small.grad < 0).float().mean() > 0.9
 
 
+def test_paired_distribution_loss_compares_each_image_with_its_own_target_wherever_its_marks_fall():
+    torch.manual_seed(0)
+    targets = torch.cat([torch.randn(1, 4, 32, 32), torch.randn(1, 4, 32, 32).sign() * 3])  # two styles in one batch
+    moved = targets.roll(shifts=(5, 7), dims=(2, 3))  # the same marks elsewhere: as close as can be
+    assert losses.paired_distribution_loss([moved], [targets], max_samples=32 * 32) < 1e-6
+    swapped = targets.flip(0)  # each image given the other's statistics
+    assert losses.paired_distribution_loss([swapped], [targets]) > 0.3
+    assert losses.paired_distribution_loss([targets.mean(dim=(2, 3), keepdim=True).expand_as(targets)], [targets]) > 0.3  # flat
+
+
 def test_colour_term_sees_a_tint_on_grey_exemplars():
     """Guards the chroma distance: on grey hatching, a fine-tune kept the photo's hues because the RGB distance alone
     scored a tinted output barely above the same output in grey."""

@@ -1,7 +1,8 @@
 """Rebuild the models shipped in `stylegan_hub/builtin/`: the general base model, the zero-shot model and the styles.
 
 Nothing is downloaded. The base is pretrained with `train/pretrain.py` on the corpus `train/build_corpus.py` builds
-from Debian's image packages, and the zero-shot model `any` with `train/pretrain_any.py` on the same corpus's photos.
+from Debian's image packages, and the zero-shot model `any` with `train/pretrain_any.py` on the same corpus's photos
+(L1, then the distribution term).
 Two kinds of styles are then fine-tuned from the base with the fine-tune loop:
 
 - filter styles (oil, sketch, cartoon, grade): the exemplars are the photos scikit-image and scikit-learn ship,
@@ -13,7 +14,7 @@ Two kinds of styles are then fine-tuned from the base with the fine-tune loop:
     apt-get install wesnoth-1.16-data krita-data      # the artwork styles' exemplars (and the corpus packages)
     python train/make_builtins.py --corpus build/corpus   # everything (hours on 2 CPU cores)
     python train/make_builtins.py --only oil ink          # some styles, from the shipped base
-    python train/make_builtins.py --only any              # the zero-shot model (about 70 min on 2 CPU cores)
+    python train/make_builtins.py --only any              # the zero-shot model (about 90 min on 2 CPU cores)
 """
 
 from __future__ import annotations
@@ -114,6 +115,9 @@ ARTWORK_STYLES = {
     ),
 }
 STYLES = {**FILTER_STYLES, **{name: style.description for name, style in ARTWORK_STYLES.items()}}
+# The zero-shot model: L1 alone (6000 steps) draws the mean of a style's strokes; 1200 more steps with the per-image
+# distribution term draw marks (style distance with one exemplar 0.67 against 0.99, docs/zeroshot.md).
+ANY_DISTRIBUTION_ARGS = ["--distribution-weight", "1.0", "--steps", "1200", "--learning-rate", "3e-4", "--sample-every", "300", "--checkpointing-steps", "300"]
 FINETUNE_STEPS = 600  # the shipped styles start from builtin:base (PRETRAINED_BASE), as their cards record
 SHIPPED = ["config.json", "model.safetensors", "README.md", "sample.png", TRAINING_RECORD, DISCRIMINATOR_SUBFOLDER]
 
@@ -237,7 +241,9 @@ def main(args: argparse.Namespace) -> None:
         trained = pretrain.main(pretrain.parse_args([*PRETRAIN_ARGS, "--corpus", args.corpus, "--output-dir", str(work / "base")]))
         ship(trained, "base", f"python train/make_builtins.py --only base --corpus {args.corpus}")
     if "any" in chosen:
-        trained = pretrain_any.main(pretrain_any.parse_args(["--corpus", args.corpus, "--output-dir", str(work / "any")]))
+        first = pretrain_any.main(pretrain_any.parse_args(["--corpus", args.corpus, "--output-dir", str(work / "any-l1")]))
+        second = ["--corpus", args.corpus, "--output-dir", str(work / "any"), "--init-from", str(first), *ANY_DISTRIBUTION_ARGS]
+        trained = pretrain_any.main(pretrain_any.parse_args(second))
         ship(trained, "any", f"python train/make_builtins.py --only any --corpus {args.corpus}")
     for name in [s for s in chosen if s not in ("base", "any")]:
         exemplars = make_exemplars(name, work / "exemplars" / name)

@@ -114,7 +114,10 @@ def main(config: ZeroShotConfig) -> Path:
         "description": (
             "Applies any style from one picture of it (`stylize(photo, style_image=...)`), and is the base a personal "
             f"fine-tune starts from. Learned from {config.styles} random styles of the project's own filters "
-            f"({', '.join(FAMILIES)}) rendered on the corpus's photos; the discriminator is `{config.discriminator_from}`'s."
+            f"({', '.join(FAMILIES)}) rendered on the corpus's photos, by L1"
+            + (" and a per-image distribution term in a random filter bank" if config.distribution_weight else "")
+            + (f", continuing from `{config.init_from}`" if config.init_from else "")
+            + f"; the discriminator is `{config.discriminator_from}`'s."
         ),
         "tags": ["stylegan-hub-base", "zero-shot"],
         "corpus": corpus_summary(config.corpus),
