@@ -81,10 +81,15 @@ def sliced_wasserstein_loss(
     (Heitz et al. 2021), so a style's tone curve and palette are learned, not just its correlations."""
     channels = output.shape[1]
     output, target = (_sample_vectors(x, max_samples) for x in (output, target))  # (C, N), (C, M)
-    directions = torch.randn(num_directions or channels, channels, device=output.device)
-    directions = directions / directions.norm(dim=1, keepdim=True)
+    directions = _unit_directions(num_directions or channels, channels, output.device)
     projected_output, projected_target = _rank_mates(directions @ output, directions @ target)  # (D, N) each
     return (projected_output - projected_target).square().mean() / (projected_target.square().mean() + 1e-8)
+
+
+def _unit_directions(count: int, channels: int, device: torch.device) -> torch.Tensor:
+    """(count, channels) random directions of length 1: the slices of a sliced Wasserstein distance."""
+    directions = torch.randn(count, channels, device=device)
+    return directions / directions.norm(dim=1, keepdim=True)
 
 
 def _rank_mates(output: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -164,15 +169,14 @@ def paired_distribution_loss(
     draw (strokes smoothed away); this one rewards marks with the target's statistics, wherever they fall. The sliced
     Wasserstein distance of `sliced_wasserstein_loss`, relative to each target's energy, for the whole batch at once,
     on `max_samples` positions (the same in both; sorting is the cost, and 1024 quantiles per image are plenty)."""
-    errors = []
+    errors = []  # per image: (B,) for each map
     for out, ref in zip(output_features, target_features):
         channels = out.shape[1]
         out, ref = out.flatten(2), ref.flatten(2)  # (B, C, N)
         if out.shape[2] > max_samples:
             keep = torch.randperm(out.shape[2], device=out.device)[:max_samples]
             out, ref = out[..., keep], ref[..., keep]
-        directions = torch.randn(channels, channels, device=out.device)
-        directions = directions / directions.norm(dim=1, keepdim=True)
+        directions = _unit_directions(channels, channels, out.device)
         projected_output = torch.einsum("dc,bcn->bdn", directions, out).sort(dim=2).values
         projected_target = torch.einsum("dc,bcn->bdn", directions, ref).sort(dim=2).values
         errors.append((projected_output - projected_target).square().mean(dim=(1, 2)) / (projected_target.square().mean(dim=(1, 2)) + 1e-8))
