@@ -1,6 +1,7 @@
 """The zero-shot model: a generator conditioned on a style code, the encoder that reads it from a picture, the paired
 style bank it learns from, style mixing, and the commands and fine-tune that use them."""
 
+import copy
 import json
 
 import numpy as np
@@ -50,6 +51,26 @@ def test_the_style_code_and_style_pictures_steer_the_output():
     assert torch.allclose(model(x, style=pictures), model(x, style=model.encoder(pictures)))
     with pytest.raises(ValueError, match="style_dim is 0"):
         StyleGenerator(base_channels=4, num_res_blocks=1)(x, style=codes)
+
+
+def test_the_models_own_code_runs_as_one_affine_map_per_channel_with_the_same_output_and_gradients():
+    """With its own `style_code` the batch shares one (scale, shift) per channel, applied in one fused pass
+    (`channel_affine`); it must draw and train exactly as that code given per sample does."""
+    model = zero_shot_model(std=0.5)
+    model.style_code.copy_(torch.randn(1, 4))
+    x = torch.rand(3, 3, 16, 16) * 2 - 1
+    shared, per_sample = model(x), model(x, style=model.style_code.expand(3, -1))
+    assert torch.allclose(shared, per_sample, atol=1e-6)
+    gradients = []
+    for output in (shared, per_sample):
+        model.zero_grad()
+        output.square().mean().backward()
+        gradients.append({name: p.grad.clone() for name, p in model.named_parameters() if p.grad is not None})
+    assert "modulation.0.weight" in gradients[0] and gradients[0].keys() == gradients[1].keys()
+    for name, reference in gradients[1].items():
+        assert torch.allclose(gradients[0][name], reference, rtol=1e-4, atol=1e-6), name
+    bf16 = copy.deepcopy(model).to(torch.bfloat16)  # the kernel that inference runs where bfloat16 is native
+    assert torch.allclose(bf16(x.bfloat16()).float(), shared.detach(), atol=0.05)
 
 
 def test_a_style_code_is_saved_with_the_model(tmp_path):

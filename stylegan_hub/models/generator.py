@@ -58,6 +58,14 @@ def conv3x3(in_channels: int, out_channels: int, padding_mode: str, stride: int 
     return nn.Conv2d(in_channels, out_channels, 3, stride=stride, padding=1, padding_mode=padding_mode)
 
 
+def channel_affine(x: torch.Tensor, scale: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
+    """x * scale + shift with one (scale, shift) per channel: (B, C, H, W), (C,), (C,) -> (B, C, H, W).
+
+    As an inference-mode batch norm (mean 0, variance 1) it is one fused pass; the broadcast multiply-add takes two
+    and in bfloat16 on a CPU is ten times slower (1x16x512x512: 5.6 ms against 0.47 ms)."""
+    return F.batch_norm(x, torch.zeros_like(scale), torch.ones_like(scale), scale, shift, training=False, momentum=0.0, eps=0.0)
+
+
 class ResidualBlock(nn.Module):
     def __init__(self, channels: int, padding_mode: str):
         super().__init__()
@@ -268,14 +276,14 @@ class StyleGenerator(HubModel, model_card_template=GENERATOR_CARD, **HUB_METADAT
         styled.style_code.copy_(code.detach())
         return styled
 
-    def _modulations(self, style: torch.Tensor | None, batch: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
-        """(scale, shift) pairs, each (B, C, 1, 1), for the stages in `modulated`'s order."""
-        code = self.style_code.expand(batch, -1) if style is None else style
+    def _modulations(self, style: torch.Tensor | None) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """(scale, shift) pairs for the stages in `modulated`'s order: each (C,) for the model's own `style_code`,
+        which every sample shares, else (B, C, 1, 1) for one code per sample."""
+        code = self.style_code if style is None else style
         scales, shifts = self.modulation(code.to(self.style_code.dtype)).chunk(2, dim=1)
-        return [
-            (1 + scale[..., None, None], shift[..., None, None])
-            for scale, shift in zip(scales.split(self.modulated, dim=1), shifts.split(self.modulated, dim=1))
-        ]
+        scales, shifts = (scales[0], shifts[0]) if style is None else (scales[..., None, None], shifts[..., None, None])
+        dim = 0 if style is None else 1
+        return list(zip((1 + scales).split(self.modulated, dim), shifts.split(self.modulated, dim)))
 
     def forward(self, x: torch.Tensor, origin: tuple[int, int] = (0, 0), style: torch.Tensor | None = None) -> torch.Tensor:
         # x: (B, 3, H, W) in [-1, 1], H and W multiples of size_multiple
@@ -292,11 +300,13 @@ class StyleGenerator(HubModel, model_card_template=GENERATOR_CARD, **HUB_METADAT
             if not hasattr(self, "encoder"):
                 raise ValueError("this model has no style encoder: pass style codes, not pictures")
             style = self.encoder(style)
-        films = iter(self._modulations(style, x.shape[0]) if self.style_dim else ())
+        films = iter(self._modulations(style) if self.style_dim else ())
 
         def modulate(h: torch.Tensor) -> torch.Tensor:
             scale, shift = next(films, (None, None))
-            return h if scale is None else h * scale + shift
+            if scale is None:
+                return h
+            return channel_affine(h, scale, shift) if scale.dim() == 1 else h * scale + shift
 
         if self.noise_channels:
             x = torch.cat([x, self.noise_like(x, origin)], dim=1)  # (B, 3 + noise_channels, H, W)
