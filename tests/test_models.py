@@ -10,6 +10,7 @@ from safetensors.torch import load_file
 
 from stylegan_hub import ModelLoadError, StyleDiscriminator, StyleGenerator, builtin_styles
 from stylegan_hub.cli import main as cli
+from stylegan_hub.models.generator import upsample_conv
 from stylegan_hub.models.hub import builtin_names
 
 
@@ -213,6 +214,25 @@ def test_builtin_models_are_small_and_documented():
 def test_forward_rejects_odd_sizes():
     with pytest.raises(ValueError, match="multiples of 4"):
         StyleGenerator(base_channels=4)(torch.zeros(1, 3, 30, 32))
+
+
+@pytest.mark.parametrize("padding_mode", ["zeros", "reflect", "replicate"])
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_the_upsampling_convolution_runs_at_low_resolution_with_the_same_output_and_gradients(padding_mode, channels_last):
+    """`upsample_conv` folds nearest 2x upsampling into the 3x3 kernel; it must equal (and train as) the plain
+    upsample-then-convolve it replaces, edges included, and keep the input's memory format."""
+    torch.manual_seed(0)
+    conv = torch.nn.Conv2d(5, 3, 3, padding=1, padding_mode=padding_mode)
+    x = torch.randn(2, 5, 6, 7, requires_grad=True)
+    fast_input = x.contiguous(memory_format=torch.channels_last) if channels_last else x
+    fast = upsample_conv(fast_input, conv)
+    plain = conv(torch.nn.functional.interpolate(x, scale_factor=2.0, mode="nearest"))
+    assert fast.shape == plain.shape == (2, 3, 12, 14) and torch.allclose(fast, plain, atol=1e-5)
+    assert fast.is_contiguous(memory_format=torch.channels_last if channels_last else torch.contiguous_format)
+    weights = torch.randn_like(plain)
+    gradients = [torch.autograd.grad((y * weights).sum(), (x, conv.weight, conv.bias)) for y in (fast, plain)]
+    for mine, reference in zip(*gradients):
+        assert torch.allclose(mine, reference, atol=1e-4)
 
 
 def test_gflops_and_parameters():

@@ -53,6 +53,7 @@ def test_texture_synthesis_in_the_bank_draws_the_texture():
 def test_luminance_content_keeps_the_layout_and_leaves_fine_texture_free():
     from stylegan_hub import losses
 
+    torch.manual_seed(0)
     pyramid = LuminancePyramid(scales=(4, 8))
     photo = torch.nn.functional.interpolate(torch.rand(2, 3, 8, 8), scale_factor=8, mode="bilinear") * 2 - 1  # 64x64
     maps = pyramid.features(photo)
@@ -63,4 +64,5 @@ def test_luminance_content_keeps_the_layout_and_leaves_fine_texture_free():
     moved = photo.roll(16, dims=-1)  # the layout changed: what content is about
     cost = {name: losses.content_loss(pyramid.features(x), maps, normalized=True).item() for name, x in
             (("hatched", hatched), ("toned", toned), ("moved", moved))}  # fmt: skip
-    assert cost["hatched"] < 1e-6 and cost["toned"] < 1e-6 and cost["moved"] > 0.3
+    # float32 rounding in the normalisation leaves up to about 2e-6 on "toned" (200 random photos), 1e5 x below "moved"
+    assert cost["hatched"] < 1e-5 and cost["toned"] < 1e-5 and cost["moved"] > 0.3

@@ -6,7 +6,7 @@ Layout (C = base_channels, N = num_downsamples, input H, W divisible by 2**N):
     stem      3 + noise_channels -> C   (B, C, H, W)
     down i    C*2**i -> C*2**(i+1), /2  (B, C*2**N, H/2**N, W/2**N) after N of them
     body      num_res_blocks residual blocks at the lowest resolution
-    up i      x2 nearest + conv, plus the encoder feature of the same size (additive skip),
+    up i      x2 nearest + conv (computed at the low resolution), plus the encoder feature of the same size (additive skip),
               then decoder_blocks residual blocks at that resolution (room to draw strokes and lines)
     head      C -> 3                    (B, 3, H, W), values in about [-1, 1]
     style     optional: a style code (B, style_dim) scales and shifts every stage's channels (FiLM); the code comes
@@ -41,6 +41,12 @@ if TYPE_CHECKING:
     from PIL import Image
 
 PADDING_MODES = ("zeros", "reflect", "replicate")
+# Padding the upsampled map by each mode equals padding the map before nearest upsampling by this one: one pixel of
+# reflection around a 2x-repeated map lands on the edge pixel itself.
+LOW_RESOLUTION_PADDING = {"zeros": "constant", "reflect": "replicate", "replicate": "replicate"}
+# Along one axis, output pixel 2i+a of (nearest 2x upsampling, then a 3-tap kernel w) reads low-resolution pixels
+# i-1+a and i+a with the taps summed as FOLD[a] @ w: (w0, w1+w2) for a = 0, (w0+w1, w2) for a = 1.
+FOLD = ((1.0, 0.0, 0.0), (0.0, 1.0, 1.0)), ((1.0, 1.0, 0.0), (0.0, 0.0, 1.0))
 NOISE_PERIOD = 256
 """The inference noise field repeats every this many pixels (a fixed 256x256 draw per noise channel)."""
 STYLE_CODE_CACHE = 64
@@ -78,6 +84,25 @@ class ResidualBlock(nn.Module):
         return x + self.conv2(F.leaky_relu(self.conv1(x), 0.2))
 
 
+def upsample_conv(x: torch.Tensor, conv: nn.Conv2d) -> torch.Tensor:
+    """`conv` (3x3, padding 1) of x upsampled 2x by nearest neighbour, computed at x's resolution: (B, I, H, W) ->
+    (B, O, 2H, 2W) in x's memory format.
+
+    Each output phase (2i+a, 2j+b) is a 2x2 convolution of x with the 3x3 kernel's taps folded (FOLD), so all four
+    are one convolution with 4·O outputs: 16 multiply-adds per output channel and input pixel instead of 36, and no
+    upsampled copy. Exact up to rounding; the module and its weights stay a plain Conv2d."""
+    batch, _, height, width = x.shape
+    fold = torch.tensor(FOLD, dtype=conv.weight.dtype, device=conv.weight.device)  # (2, 2, 3): phase, tap, tap
+    kernels = torch.einsum("ayi,ocij,bxj->abocyx", fold, conv.weight, fold).flatten(0, 2)  # (4·O, I, 2, 2)
+    padded = F.pad(x, (1, 1, 1, 1), mode=LOW_RESOLUTION_PADDING[conv.padding_mode])
+    bias = conv.bias.repeat(4) if conv.bias is not None else None
+    phases = F.conv2d(padded, kernels, bias).permute(0, 2, 3, 1).unflatten(-1, (2, 2, -1))  # (B, H+1, W+1, 2, 2, O)
+    # Phase (a, b) of output pixel (2i+a, 2j+b) sits at (i+a, j+b) of its map.
+    rows = [torch.stack([phases[:, a : a + height, b : b + width, a, b] for b in (0, 1)], 3) for a in (0, 1)]
+    y = torch.stack(rows, 2).reshape(batch, 2 * height, 2 * width, -1).permute(0, 3, 1, 2)  # channels-last memory
+    return y if x.is_contiguous(memory_format=torch.channels_last) else y.contiguous()
+
+
 class UpBlock(nn.Module):
     def __init__(self, in_channels: int, out_channels: int, padding_mode: str, num_res_blocks: int = 0):
         super().__init__()
@@ -85,8 +110,11 @@ class UpBlock(nn.Module):
         self.refine = nn.Sequential(*(ResidualBlock(out_channels, padding_mode) for _ in range(num_res_blocks)))
 
     def forward(self, x: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
-        x = F.interpolate(x, scale_factor=2.0, mode="nearest")
-        return self.refine(F.leaky_relu(self.conv(x) + skip, 0.2))
+        if torch.onnx.is_in_onnx_export():  # as defined: ONNX Runtime quantises a weight to int8, not a folded kernel
+            up = self.conv(F.interpolate(x, scale_factor=2.0, mode="nearest"))
+        else:
+            up = upsample_conv(x, self.conv)
+        return self.refine(F.leaky_relu(up + skip, 0.2))
 
 
 GENERATOR_CARD = """---
@@ -192,7 +220,9 @@ class StyleGenerator(HubModel, model_card_template=GENERATOR_CARD, **HUB_METADAT
     def gflops(self, height: int = 512, width: int = 512) -> float:
         """Floating-point operations (multiply and add counted apart) of one forward pass, in billions.
 
-        Counted as `torch.utils.flop_counter.FlopCounterMode` counts them (convolutions only, no biases), but from one
+        The layers as defined (an upsampling block's convolution at its output size, though `upsample_conv` runs it
+        with 16/36 of those multiply-adds), counted as `torch.utils.flop_counter.FlopCounterMode` counts them
+        (convolutions only, no biases), but from one
         pass on the smallest input the network takes: every layer's output is a fixed fraction of the input's pixels,
         so the count scales exactly with height x width (once rounded up to multiples of `size_multiple`). That takes
         milliseconds, where a real 512x512 pass or the flop counter's import takes seconds.
@@ -202,11 +232,14 @@ class StyleGenerator(HubModel, model_card_template=GENERATOR_CARD, **HUB_METADAT
         parameter = next(self.parameters())
         total = 0
 
-        def count(conv: nn.Conv2d, inputs, output: torch.Tensor) -> None:
+        def count(module: nn.Module, inputs, output: torch.Tensor) -> None:
             nonlocal total
+            conv = module.conv if isinstance(module, UpBlock) else module  # its output has the convolution's shape
             total += 2 * output.numel() * conv.kernel_size[0] * conv.kernel_size[1] * conv.in_channels // conv.groups
 
-        hooks = [m.register_forward_hook(count) for m in self.modules() if isinstance(m, nn.Conv2d)]
+        upsampling = {id(m.conv) for m in self.modules() if isinstance(m, UpBlock)}  # counted by their block
+        counted = [m for m in self.modules() if isinstance(m, UpBlock) or (isinstance(m, nn.Conv2d) and id(m) not in upsampling)]
+        hooks = [m.register_forward_hook(count) for m in counted]
         try:
             with torch.no_grad():
                 self(torch.zeros(1, 3, side, side, device=parameter.device, dtype=parameter.dtype))
