@@ -179,7 +179,7 @@ def style_from_picture(picture_path: str):
             f"{megapixels(error.max_pixels)} this app takes for a style picture; choose a smaller one"
         ) from None
     generator = load_style(ZERO_SHOT_MODEL)
-    return generator.with_style(generator.style_code_of(picture))
+    return generator.for_style(generator.style_code_of(picture))
 
 
 def stylize_photo(

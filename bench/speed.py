@@ -59,12 +59,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--device", default="cpu", help="cpu or cuda (default: %(default)s)")
     parser.add_argument("--work-side-photo", default=None, help="photo for the work-side check at 4K (default: a bundled one)")
     parser.add_argument("--throughput-batch", type=int, default=32, help="batch for the GPU throughput figure (default: %(default)s)")
-    parser.add_argument("--finetune-steps", type=int, default=12, help="fine-tune steps timed for the per-step figure")
+    parser.add_argument("--finetune-steps", type=int, default=12, help="fine-tune steps timed for the per-step figure (at least 3)")
     parser.add_argument("--output", default=str(REPO / "docs" / "speed.md"), help="Markdown report ('' to only print)")
     parser.add_argument("--readme", default=str(REPO / "README.md"), help="README whose speed section is rewritten ('' to skip)")
     args = parser.parse_args(argv)
     if args.repeats < 1 or args.repeats_4k < 1:
         parser.error("--repeats and --repeats-4k must be at least 1")
+    if args.finetune_steps < 3:
+        parser.error("--finetune-steps must be at least 3: the first step is warm-up and a median needs two more")
     return args
 
 

@@ -8,6 +8,7 @@ checked with ONNX Runtime against PyTorch on the bundled held-out photos before 
 from __future__ import annotations
 
 import contextlib
+import copy
 import io
 import logging
 import os
@@ -155,7 +156,7 @@ def export_onnx(generator: StyleGenerator, path: str | os.PathLike, *, int8: boo
     _require_packages()
     # A float32 copy on the CPU (the caller's model untouched), with contiguous weights: channels-last ones make
     # torch.export specialise the graph to batches of one.
-    generator = inference_generator(generator, "float32").to("cpu", memory_format=torch.contiguous_format)
+    generator = copy.deepcopy(inference_generator(generator, "float32")).to("cpu", memory_format=torch.contiguous_format)
     minimum = 2 * generator.size_multiple
     example = torch.rand(1, 3, CHECK_SIDE, CHECK_SIDE, generator=torch.Generator().manual_seed(0))
     dims = {0: torch.export.Dim("batch", min=1), 2: torch.export.Dim("height", min=minimum), 3: torch.export.Dim("width", min=minimum)}

@@ -4,6 +4,7 @@ import re
 import sys
 from pathlib import Path
 
+import pytest
 import torch
 
 from stylegan_hub import StyleGenerator
@@ -47,6 +48,12 @@ def test_speed_benchmark_times_every_variant_and_writes_the_report(tmp_path, cap
     assert report.rstrip().endswith("hand-written")
     text = readme.read_text()
     assert "old" not in text and f"| {speed.PLAIN} |" in text and text.endswith("rest\n")
+
+
+def test_speed_benchmark_refuses_too_few_fine_tune_steps_in_words(capsys):
+    with pytest.raises(SystemExit):
+        speed.parse_args(["--finetune-steps", "1"])
+    assert "--finetune-steps must be at least 3" in capsys.readouterr().err
 
 
 def test_four_k_runs_each_variant_in_a_fresh_process_with_its_peak_rss(tmp_path):

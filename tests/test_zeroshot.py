@@ -119,6 +119,26 @@ def test_stylize_with_a_style_image_draws_that_style_and_tiles_seamlessly():
     assert np.abs(tiled - result_a).max() <= 2  # one code for the whole image: tiles agree
 
 
+def test_a_ready_copy_per_style_is_reused_until_the_model_changes():
+    """Restyling photos with one style picture reuses one styled copy (and so its prepared inference copy); a new code
+    or new weights give a new copy, a few styles are kept, and copies of the model do not carry them along."""
+    from stylegan_hub.models.generator import STYLED_COPY_CACHE
+
+    model = zero_shot_model()
+    code = model.style_code_of(picture(1))
+    styled = model.for_style(code)
+    assert model.for_style(code.clone()) is styled and torch.equal(styled.style_code, code)
+    assert model.for_style(model.style_code_of(picture(2))) is not styled
+    assert "_styled_copies" not in copy.deepcopy(model).__dict__
+    with torch.no_grad():
+        model.modulation[-1].weight.mul_(2)
+    restyled = model.for_style(code)
+    assert restyled is not styled and torch.equal(restyled.modulation[-1].weight, model.modulation[-1].weight)
+    for seed in range(STYLED_COPY_CACHE + 2):
+        model.for_style(torch.full((1, 4), float(seed)))
+    assert len(model._styled_copies) == STYLED_COPY_CACHE
+
+
 def test_onnx_export_keeps_the_saved_style(tmp_path):
     pytest.importorskip("onnxruntime")
     from stylegan_hub.export import export_onnx

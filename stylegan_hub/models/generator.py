@@ -51,6 +51,8 @@ NOISE_PERIOD = 256
 """The inference noise field repeats every this many pixels (a fixed 256x256 draw per noise channel)."""
 STYLE_CODE_CACHE = 64
 """How many style pictures' codes a model remembers, so restyling another photo costs only the generator."""
+STYLED_COPY_CACHE = 4
+"""How many styles a model keeps a ready copy of (`for_style`): the app's visitors switch between a few pictures."""
 _STYLE_CODE_LOCK = threading.Lock()
 HUB_METADATA = dict(
     library_name="stylegan-hub",
@@ -222,10 +224,10 @@ class StyleGenerator(HubModel, model_card_template=GENERATOR_CARD, **HUB_METADAT
 
         The layers as defined (an upsampling block's convolution at its output size, though `upsample_conv` runs it
         with 16/36 of those multiply-adds), counted as `torch.utils.flop_counter.FlopCounterMode` counts them
-        (convolutions only, no biases), but from one
-        pass on the smallest input the network takes: every layer's output is a fixed fraction of the input's pixels,
-        so the count scales exactly with height x width (once rounded up to multiples of `size_multiple`). That takes
-        milliseconds, where a real 512x512 pass or the flop counter's import takes seconds.
+        (convolutions only, no biases), but from one pass on the smallest input the network takes: every layer's
+        output is a fixed fraction of the input's pixels, so the count scales exactly with height x width (once
+        rounded up to multiples of `size_multiple`). That takes milliseconds, where a real 512x512 pass or the flop
+        counter's import takes seconds.
         """
         height, width = -(-height // self.size_multiple) * self.size_multiple, -(-width // self.size_multiple) * self.size_multiple
         side = 2 * self.size_multiple  # reflection padding needs at least 2 pixels at the lowest resolution
@@ -309,6 +311,28 @@ class StyleGenerator(HubModel, model_card_template=GENERATOR_CARD, **HUB_METADAT
         styled.style_code.copy_(code.detach())
         return styled
 
+    def for_style(self, code: torch.Tensor) -> "StyleGenerator":
+        """`with_style(code)` for stylizing: the copy is kept and handed out again for the same code while this
+        model's weights are unchanged, so its prepared inference copy is reused too. Shared: do not train it."""
+        from ..inference import state_fingerprint
+
+        key = (code.detach().cpu().float().numpy().tobytes(), state_fingerprint(self))
+        cache = self.__dict__.setdefault("_styled_copies", {})
+        with _STYLE_CODE_LOCK:
+            styled = cache.get(key)
+        if styled is None:
+            styled = self.with_style(code)
+            with _STYLE_CODE_LOCK:
+                if len(cache) >= STYLED_COPY_CACHE:
+                    cache.pop(next(iter(cache)), None)
+                cache[key] = styled
+        return styled
+
+    def __getstate__(self) -> dict:
+        state = super().__getstate__()
+        state.pop("_styled_copies", None)  # copies and pickles leave out the ready copies of this model's styles
+        return state
+
     def _modulations(self, style: torch.Tensor | None) -> list[tuple[torch.Tensor, torch.Tensor]]:
         """(scale, shift) pairs for the stages in `modulated`'s order: each (C,) for the model's own `style_code`,
         which every sample shares, else (B, C, 1, 1) for one code per sample."""
@@ -390,7 +414,7 @@ class StyleGenerator(HubModel, model_card_template=GENERATOR_CARD, **HUB_METADAT
 
             model = mix_styles(styles).to(next(self.parameters()).device)
         else:
-            model = self if style_image is None else self.with_style(self.style_code_of(style_image))
+            model = self if style_image is None else self.for_style(self.style_code_of(style_image))
         return stylize(
             model, image, strength=strength, preserve_color=preserve_color, max_side=max_side, tile=tile, precision=precision, work_side=work_side
         )
