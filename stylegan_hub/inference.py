@@ -86,6 +86,22 @@ def native_bfloat16(device: torch.device) -> bool:
     return device.type == "cpu" and bool(_cpu_flags() & {"avx512_bf16", "amx_bf16"})
 
 
+# One prepared copy per model, kept while the model lives: making it (a deep copy, then a conversion) cost 8 ms of a
+# 0.1 s 512x512 call. It is shared by every call with that model, so callers only read it.
+_PREPARED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_PREPARED_LOCK = threading.Lock()
+
+
+def state_fingerprint(module: torch.nn.Module) -> tuple | None:
+    """Changes whenever a weight or buffer of `module` is replaced, moved or modified in place (an optimizer step,
+    `load_state_dict`, `.to()`): the storage and autograd version counter of each. None for a model made under
+    `torch.inference_mode`, whose tensors keep no version counter: copies of it are not kept."""
+    tensors = list(module.state_dict(keep_vars=True).values())
+    if any(tensor.is_inference() for tensor in tensors):
+        return None
+    return tuple((tensor.data_ptr(), tensor._version, tensor.dtype) for tensor in tensors)
+
+
 def inference_generator(generator: "StyleGenerator", precision: str = "auto") -> "StyleGenerator":
     """A copy of `generator` laid out to run fastest: channels-last, in bfloat16 for precision "bfloat16" or, for
     "auto", when a float32 model sits where bfloat16 is native (the output then stays within about one 8-bit level
@@ -98,27 +114,17 @@ def inference_generator(generator: "StyleGenerator", precision: str = "auto") ->
         dtype = torch.bfloat16
     else:
         dtype = torch.float32 if precision == "float32" else parameter.dtype
-    key = (dtype, state_fingerprint(generator))
+    fingerprint = state_fingerprint(generator)
+    key = (dtype, fingerprint)
     with _PREPARED_LOCK:
         cached = _PREPARED.get(generator)
-    if cached is not None and cached[0] == key:
+    if fingerprint is not None and cached is not None and cached[0] == key:
         return cached[1]
     fast = copy.deepcopy(generator).requires_grad_(False).eval().to(dtype=dtype, memory_format=torch.channels_last)
-    with _PREPARED_LOCK:
-        _PREPARED[generator] = (key, fast)
+    if fingerprint is not None:
+        with _PREPARED_LOCK:
+            _PREPARED[generator] = (key, fast)
     return fast
-
-
-# One prepared copy per model, kept while the model lives: making it (a deep copy, then a conversion) cost 8 ms of a
-# 0.1 s 512x512 call. It is shared by every call with that model, so callers only read it.
-_PREPARED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-_PREPARED_LOCK = threading.Lock()
-
-
-def state_fingerprint(module: torch.nn.Module) -> tuple:
-    """Changes whenever a weight or buffer of `module` is replaced, moved or modified in place (an optimizer step,
-    `load_state_dict`, `.to()`): the storage and autograd version counter of each."""
-    return tuple((tensor.data_ptr(), tensor._version, tensor.dtype) for tensor in module.state_dict(keep_vars=True).values())
 
 
 @torch.inference_mode()  # no autograd graph: tiles of a 4K image must not keep each other's activations alive

@@ -209,3 +209,8 @@ def test_the_prepared_copy_is_made_once_and_remade_when_the_weights_change():
     model.load_state_dict(StyleGenerator(base_channels=4, num_res_blocks=1).state_dict())
     with torch.inference_mode():
         assert torch.allclose(stylize_tensor(model, x, precision="float32"), model.forward_image(x), atol=1e-6)
+    with torch.inference_mode():  # made here, its weights keep no version counter: never kept, still stylizes
+        frozen = StyleGenerator(base_channels=4, num_res_blocks=1).eval()
+    assert inference_generator(frozen, "float32") is not inference_generator(frozen, "float32")
+    with torch.inference_mode():
+        assert torch.allclose(stylize_tensor(frozen, x, precision="float32"), frozen.forward_image(x), atol=1e-6)

@@ -137,6 +137,9 @@ def test_a_ready_copy_per_style_is_reused_until_the_model_changes():
     for seed in range(STYLED_COPY_CACHE + 2):
         model.for_style(torch.full((1, 4), float(seed)))
     assert len(model._styled_copies) == STYLED_COPY_CACHE
+    with torch.inference_mode():  # no version counters to tell a change by: a fresh copy every time
+        frozen = zero_shot_model()
+    assert frozen.for_style(code) is not frozen.for_style(code)
 
 
 def test_onnx_export_keeps_the_saved_style(tmp_path):

@@ -316,7 +316,10 @@ class StyleGenerator(HubModel, model_card_template=GENERATOR_CARD, **HUB_METADAT
         model's weights are unchanged, so its prepared inference copy is reused too. Shared: do not train it."""
         from ..inference import state_fingerprint
 
-        key = (code.detach().cpu().float().numpy().tobytes(), state_fingerprint(self))
+        fingerprint = state_fingerprint(self)
+        if fingerprint is None:
+            return self.with_style(code)
+        key = (code.detach().cpu().float().numpy().tobytes(), fingerprint)
         cache = self.__dict__.setdefault("_styled_copies", {})
         with _STYLE_CODE_LOCK:
             styled = cache.get(key)
