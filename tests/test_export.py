@@ -10,9 +10,9 @@ from stylegan_hub.cli import main as cli
 from stylegan_hub.export import FLOAT32_TOLERANCE, INT8_MIN_PSNR, export_onnx
 
 
-def make_generator(noise_channels: int = 0) -> StyleGenerator:
+def make_generator(noise_channels: int = 0, residual_output: bool = False) -> StyleGenerator:
     torch.manual_seed(0)
-    model = StyleGenerator(base_channels=4, num_res_blocks=1, noise_channels=noise_channels)
+    model = StyleGenerator(base_channels=4, num_res_blocks=1, noise_channels=noise_channels, residual_output=residual_output)
     with torch.no_grad():  # a non-trivial mapping
         for p in model.parameters():
             p.add_(torch.randn_like(p) * 0.05)
@@ -29,9 +29,9 @@ def run_onnx(path, photo: torch.Tensor) -> np.ndarray:
     return session.run(None, {"photo": photo.numpy()})[0]
 
 
-@pytest.mark.parametrize("noise_channels", [0, 2])
-def test_onnx_export_matches_pytorch_at_any_size_and_batch(noise_channels, tmp_path):
-    generator = make_generator(noise_channels)  # with noise channels, the inference noise field is in the graph
+@pytest.mark.parametrize("noise_channels, residual_output", [(0, False), (2, False), (0, True)])
+def test_onnx_export_matches_pytorch_at_any_size_and_batch(noise_channels, residual_output, tmp_path):
+    generator = make_generator(noise_channels, residual_output)  # with noise channels, the inference noise field is in the graph
     reference = copy.deepcopy(generator).eval()
     report = export_onnx(generator, tmp_path / "style.onnx")
     assert report.path == tmp_path / "style.onnx" and not report.int8

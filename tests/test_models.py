@@ -2,6 +2,7 @@ import json
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from helpers import assert_loads_as_saved
@@ -17,7 +18,7 @@ from stylegan_hub.models.hub import builtin_names
 @pytest.mark.parametrize(
     "cls, kwargs",
     [
-        (StyleGenerator, dict(base_channels=8, num_downsamples=3, num_res_blocks=2, padding_mode="zeros", decoder_blocks=1, noise_channels=2, style_dim=4, encoder_channels=4)),
+        (StyleGenerator, dict(base_channels=8, num_downsamples=3, num_res_blocks=2, padding_mode="zeros", decoder_blocks=1, noise_channels=2, style_dim=4, encoder_channels=4, residual_output=True)),
         (StyleDiscriminator, dict(channels=[8, 16, 16], num_domains=3)),
     ],
 )
@@ -82,6 +83,24 @@ def test_a_model_saved_before_decoder_blocks_existed_still_loads(tmp_path):
     assert "decoder_blocks" not in json.loads((tmp_path / "config.json").read_text())
     loaded = StyleGenerator.from_pretrained(tmp_path)
     assert loaded.decoder_blocks == 0 and all(len(up.refine) == 0 for up in loaded.up)
+
+
+def test_a_residual_generator_learns_the_change_and_starts_as_the_identity(tmp_path):
+    """With `residual_output` the head's output is added to the photo, so an untrained model returns the photo exactly
+    through every path users take (the prepared inference copy, tiling); models saved before the option had none."""
+    generator = StyleGenerator(base_channels=4, num_res_blocks=1, noise_channels=2, style_dim=4, residual_output=True).eval()
+    photo = torch.rand(1, 3, 40, 56)
+    assert torch.allclose(generator.forward_image(photo), photo, atol=1e-6)
+    picture = Image.fromarray((photo[0].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8))
+    for tile in (None, 16):
+        assert np.array_equal(np.asarray(generator.stylize(picture, tile=tile, precision="float32")), np.asarray(picture))
+    with torch.no_grad():
+        generator.head.bias.fill_(0.2)  # a learned change is added on top of the photo
+    assert torch.allclose(generator.forward_image(photo), (photo + 0.1).clamp(0, 1), atol=1e-6)
+    with pytest.raises(ValueError, match="residual_output must be true or false"):
+        StyleGenerator(residual_output=1)
+    _edit_config(_saved(tmp_path), residual_output=None)
+    assert StyleGenerator.from_pretrained(tmp_path).residual_output is False
 
 
 def test_noise_is_fresh_while_training_and_a_fixed_field_of_image_position_at_inference(tmp_path):

@@ -301,13 +301,15 @@ def test_pretrain_from_a_local_imagefolder_dataset(tmp_path):
             "8",
             "--log-every",
             "1",
+            "--residual-output",
         ]
     )
     output = pretrain.main(args)
-    assert StyleGenerator.from_pretrained(output).num_res_blocks == 1
+    generator = StyleGenerator.from_pretrained(output)
+    assert generator.num_res_blocks == 1 and generator.residual_output
     assert StyleDiscriminator.from_pretrained(output / "discriminator").domain_head.out_features == len(pretrain.DOMAINS)
     entries = [json.loads(line) for line in (output / "logs" / "losses.jsonl").read_text().splitlines()]
     assert [e["step"] for e in entries] == [1, 2, 3] and all("domain" in e for e in entries)
     record = json.loads((output / "training_args.json").read_text())
     assert record["command"].startswith("python train/pretrain.py ") and "--dataset imagefolder" in record["command"]
-    assert "--d-channels 8 8 8" in record["command"] and pretrain.parse_args(shlex.split(record["command"])[2:]) == args
+    assert "--d-channels 8 8 8" in record["command"] and "--residual-output" in record["command"] and pretrain.parse_args(shlex.split(record["command"])[2:]) == args

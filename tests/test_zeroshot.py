@@ -207,9 +207,9 @@ def test_pretraining_learns_styles_and_ships_a_loadable_zero_shot_base(tmp_path,
     args += ["--resolution", "16", "--batch-size", "4", "--style-dim", "4", "--encoder-channels", "4", "--base-channels", "4"]
     args += ["--num-res-blocks", "1", "--steps", "30", "--sample-every", "30", "--checkpointing-steps", "15"]
     args += ["--discriminator-from", str(tiny_base), "--bank-workers", "1", "--log-every", "1"]
-    output = main(parse_args(args))
+    output = main(parse_args([*args, "--residual-output"]))
     model = StyleGenerator.from_pretrained(output)
-    assert model.style_dim == 4 and hasattr(model, "encoder")
+    assert model.style_dim == 4 and hasattr(model, "encoder") and model.residual_output
     assert StyleDiscriminator.from_pretrained(output / "discriminator")
     losses = [json.loads(line)["l1"] for line in (output / "logs" / "losses.jsonl").read_text().splitlines()]
     assert np.mean(losses[-5:]) < np.mean(losses[:5])

@@ -86,6 +86,7 @@ def main(config: PretrainConfig) -> Path:
         num_downsamples=config.num_downsamples,
         num_res_blocks=config.num_res_blocks,
         decoder_blocks=config.decoder_blocks,
+        residual_output=config.residual_output,
     )
     discriminator = StyleDiscriminator(channels=config.d_channels, num_domains=len(DOMAINS))
     generator_optimizer, discriminator_optimizer, scheduler = make_optimizers(generator, discriminator, config)

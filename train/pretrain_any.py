@@ -96,6 +96,7 @@ def main(config: ZeroShotConfig) -> Path:
         num_downsamples=config.num_downsamples,
         num_res_blocks=config.num_res_blocks,
         decoder_blocks=config.decoder_blocks,
+        residual_output=config.residual_output,
         style_dim=config.style_dim,
         encoder_channels=config.encoder_channels,
     )

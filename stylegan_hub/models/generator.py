@@ -8,7 +8,8 @@ Layout (C = base_channels, N = num_downsamples, input H, W divisible by 2**N):
     body      num_res_blocks residual blocks at the lowest resolution
     up i      x2 nearest + conv (computed at the low resolution), plus the encoder feature of the same size (additive skip),
               then decoder_blocks residual blocks at that resolution (room to draw strokes and lines)
-    head      C -> 3                    (B, 3, H, W), values in about [-1, 1]
+    head      C -> 3                    (B, 3, H, W), values in about [-1, 1]; with residual_output, added to the photo:
+              the network learns the change (starting as the identity), not the whole picture
     style     optional: a style code (B, style_dim) scales and shifts every stage's channels (FiLM); the code comes
               from the model's own `style_code` (a fine-tuned style) or from `encoder` run on a style picture
               (zero-shot, `stylegan_hub.models.encoder`)
@@ -135,7 +136,7 @@ class StyleGenerator(HubModel, model_card_template=GENERATOR_CARD, **HUB_METADAT
     width are multiples of `size_multiple`.
     """
 
-    added_config = {"decoder_blocks": 0, "noise_channels": 0, "style_dim": 0, "encoder_channels": 0}  # arguments added after models were published, with the value they had
+    added_config = {"decoder_blocks": 0, "noise_channels": 0, "style_dim": 0, "encoder_channels": 0, "residual_output": False}  # arguments added after models were published, with the value they had
 
     def __init__(
         self,
@@ -147,6 +148,7 @@ class StyleGenerator(HubModel, model_card_template=GENERATOR_CARD, **HUB_METADAT
         noise_channels: int = 0,
         style_dim: int = 0,
         encoder_channels: int = 0,
+        residual_output: bool = False,
     ):
         super().__init__()
         for name, value, low in (
@@ -160,6 +162,8 @@ class StyleGenerator(HubModel, model_card_template=GENERATOR_CARD, **HUB_METADAT
         ):
             if not isinstance(value, int) or isinstance(value, bool) or value < low:
                 raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
+        if not isinstance(residual_output, bool):
+            raise ValueError(f"residual_output must be true or false, got {residual_output!r}")
         if num_downsamples > 5:
             raise ValueError(f"num_downsamples must be at most 5, got {num_downsamples}")
         if padding_mode not in PADDING_MODES:
@@ -171,12 +175,16 @@ class StyleGenerator(HubModel, model_card_template=GENERATOR_CARD, **HUB_METADAT
         self.decoder_blocks = decoder_blocks
         self.noise_channels = noise_channels
         self.style_dim = style_dim
+        self.residual_output = residual_output
         widths = [base_channels * 2**i for i in range(num_downsamples + 1)]
         self.stem = conv3x3(3 + noise_channels, widths[0], padding_mode)
         self.down = nn.ModuleList(conv3x3(widths[i], widths[i + 1], padding_mode, stride=2) for i in range(num_downsamples))
         self.body = nn.Sequential(*(ResidualBlock(widths[-1], padding_mode) for _ in range(num_res_blocks)))
         self.up = nn.ModuleList(UpBlock(widths[i + 1], widths[i], padding_mode, decoder_blocks) for i in reversed(range(num_downsamples)))
         self.head = conv3x3(widths[0], 3, padding_mode)
+        if residual_output:  # the change starts at zero: an untrained model returns the photo exactly
+            nn.init.zeros_(self.head.weight)
+            nn.init.zeros_(self.head.bias)
         if noise_channels:  # rebuilt from a fixed seed, never saved: every copy of the model draws the same field
             field = torch.randn(1, noise_channels, NOISE_PERIOD, NOISE_PERIOD, generator=torch.Generator().manual_seed(0))
             self.register_buffer("noise_field", field, persistent=False)
@@ -368,6 +376,7 @@ class StyleGenerator(HubModel, model_card_template=GENERATOR_CARD, **HUB_METADAT
                 return h
             return channel_affine(h, scale, shift) if scale.dim() == 1 else h * scale + shift
 
+        photo = x
         if self.noise_channels:
             x = torch.cat([x, self.noise_like(x, origin)], dim=1)  # (B, 3 + noise_channels, H, W)
         h = modulate(F.leaky_relu(self.stem(x), 0.2))
@@ -378,7 +387,7 @@ class StyleGenerator(HubModel, model_card_template=GENERATOR_CARD, **HUB_METADAT
         h = modulate(self.body(h))
         for up, skip in zip(self.up, reversed(skips)):
             h = modulate(up(h, skip))
-        return self.head(h)
+        return photo + self.head(h) if self.residual_output else self.head(h)
 
     def forward_image(self, photo: torch.Tensor, origin: tuple[int, int] = (0, 0)) -> torch.Tensor:
         """The network as an image filter: (B, 3, H, W) in [0, 1] -> the same size in [0, 1], for any H and W of at

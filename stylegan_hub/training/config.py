@@ -186,6 +186,7 @@ class PretrainConfig(TrainingConfig):
     num_downsamples: int = option(3, "generator scales below the full one", minimum=0)
     num_res_blocks: int = option(6, "generator residual blocks at its lowest scale", minimum=0)
     decoder_blocks: int = option(1, "generator residual blocks after each upsampling", minimum=0)
+    residual_output: bool = option(False, "the generator adds its output to the photo: it learns the change, from the identity")
     d_channels: list[int] = option([32, 64, 128, 128], "discriminator widths")
     content_weight: float = option(1.0, "")
     adversarial_weight: float = option(0.01, "")
@@ -215,6 +216,7 @@ class ZeroShotConfig(TrainingConfig):
     num_downsamples: int = option(3, "generator scales below the full one", minimum=0)
     num_res_blocks: int = option(6, "generator residual blocks at its lowest scale", minimum=0)
     decoder_blocks: int = option(1, "generator residual blocks after each upsampling", minimum=0)
+    residual_output: bool = option(False, "the generator adds its output to the photo: it learns the change, from the identity")
     init_from: str | None = option(None, "a zero-shot model of the same layout to continue training from (e.g. builtin:any)")
     distribution_weight: float = option(
         0.0, "weight of the per-image sliced Wasserstein distance to the target in the random filter bank, beside the L1"
