@@ -312,4 +312,5 @@ def test_pretrain_from_a_local_imagefolder_dataset(tmp_path):
     assert [e["step"] for e in entries] == [1, 2, 3] and all("domain" in e for e in entries)
     record = json.loads((output / "training_args.json").read_text())
     assert record["command"].startswith("python train/pretrain.py ") and "--dataset imagefolder" in record["command"]
-    assert "--d-channels 8 8 8" in record["command"] and "--residual-output" in record["command"] and pretrain.parse_args(shlex.split(record["command"])[2:]) == args
+    assert "--d-channels 8 8 8" in record["command"] and "--residual-output" in record["command"]
+    assert pretrain.parse_args(shlex.split(record["command"])[2:]) == args

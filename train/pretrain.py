@@ -81,13 +81,7 @@ def main(config: PretrainConfig) -> Path:
         categories = torch.zeros(len(images), dtype=torch.long)  # photos
     crops = RandomCrops(images, config.resolution, min_scale=0.25)
 
-    generator = StyleGenerator(
-        base_channels=config.base_channels,
-        num_downsamples=config.num_downsamples,
-        num_res_blocks=config.num_res_blocks,
-        decoder_blocks=config.decoder_blocks,
-        residual_output=config.residual_output,
-    )
+    generator = StyleGenerator(**config.generator_layout())
     discriminator = StyleDiscriminator(channels=config.d_channels, num_domains=len(DOMAINS))
     generator_optimizer, discriminator_optimizer, scheduler = make_optimizers(generator, discriminator, config)
     generator, discriminator, generator_optimizer, discriminator_optimizer, scheduler = accelerator.prepare(

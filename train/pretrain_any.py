@@ -91,15 +91,7 @@ def main(config: ZeroShotConfig) -> Path:
     set_seed(config.seed, device_specific=True)
     bank = style_bank(config, accelerator)
 
-    generator = StyleGenerator(
-        base_channels=config.base_channels,
-        num_downsamples=config.num_downsamples,
-        num_res_blocks=config.num_res_blocks,
-        decoder_blocks=config.decoder_blocks,
-        residual_output=config.residual_output,
-        style_dim=config.style_dim,
-        encoder_channels=config.encoder_channels,
-    )
+    generator = StyleGenerator(**config.generator_layout(), style_dim=config.style_dim, encoder_channels=config.encoder_channels)
     if config.init_from:
         generator.load_state_dict(starting_weights(config.init_from, generator))
     filter_bank = RandomFilterBank().to(accelerator.device) if config.distribution_weight else None

@@ -173,7 +173,23 @@ class FinetuneConfig(TrainingConfig):
 
 
 @dataclass(kw_only=True)
-class PretrainConfig(TrainingConfig):
+class GeneratorLayoutConfig(TrainingConfig):
+    """Settings of runs that build a generator from nothing: its layout, written once for both pretraining scripts."""
+
+    base_channels: int = option(16, "generator width", minimum=1)
+    num_downsamples: int = option(3, "generator scales below the full one", minimum=0)
+    num_res_blocks: int = option(6, "generator residual blocks at its lowest scale", minimum=0)
+    decoder_blocks: int = option(1, "generator residual blocks after each upsampling", minimum=0)
+    residual_output: bool = option(False, "the generator adds its output to the photo: it learns the change, from the identity")
+
+    def generator_layout(self) -> dict[str, Any]:
+        """The layout as `StyleGenerator` arguments."""
+        shared = {spec.name for spec in dataclasses.fields(TrainingConfig)}
+        return {spec.name: getattr(self, spec.name) for spec in dataclasses.fields(GeneratorLayoutConfig) if spec.name not in shared}
+
+
+@dataclass(kw_only=True)
+class PretrainConfig(GeneratorLayoutConfig):
     """The general base model, learned from a folder of images, a Hugging Face dataset or the bundled photos."""
 
     corpus: str | None = option(None, "a corpus built by train/build_corpus.py; its photo/artwork/texture kinds become discriminator domains")
@@ -182,11 +198,6 @@ class PretrainConfig(TrainingConfig):
     dataset_data_dir: str | None = option(None, "data_dir passed to datasets.load_dataset")
     dataset_split: str = option("train", "")
     image_column: str | None = option(None, "the dataset's image column (default: its first Image feature)")
-    base_channels: int = option(16, "generator width", minimum=1)
-    num_downsamples: int = option(3, "generator scales below the full one", minimum=0)
-    num_res_blocks: int = option(6, "generator residual blocks at its lowest scale", minimum=0)
-    decoder_blocks: int = option(1, "generator residual blocks after each upsampling", minimum=0)
-    residual_output: bool = option(False, "the generator adds its output to the photo: it learns the change, from the identity")
     d_channels: list[int] = option([32, 64, 128, 128], "discriminator widths")
     content_weight: float = option(1.0, "")
     adversarial_weight: float = option(0.01, "")
@@ -202,7 +213,7 @@ class PretrainConfig(TrainingConfig):
 
 
 @dataclass(kw_only=True)
-class ZeroShotConfig(TrainingConfig):
+class ZeroShotConfig(GeneratorLayoutConfig):
     """The zero-shot model: a generator conditioned on a style code and the encoder that reads the code from a style
     picture, learned from paired renderings of many random styles (`stylegan_hub.training.zeroshot`)."""
 
@@ -212,11 +223,6 @@ class ZeroShotConfig(TrainingConfig):
     bank_side: int = option(256, "side of the square photos and renderings, in pixels", minimum=16)
     bank_workers: int = option(2, "processes rendering the styles", minimum=1)
     discriminator_from: str = option(PRETRAINED_BASE, "model whose discriminator is shipped beside the generator, for fine-tunes")
-    base_channels: int = option(16, "generator width", minimum=1)
-    num_downsamples: int = option(3, "generator scales below the full one", minimum=0)
-    num_res_blocks: int = option(6, "generator residual blocks at its lowest scale", minimum=0)
-    decoder_blocks: int = option(1, "generator residual blocks after each upsampling", minimum=0)
-    residual_output: bool = option(False, "the generator adds its output to the photo: it learns the change, from the identity")
     init_from: str | None = option(None, "a zero-shot model of the same layout to continue training from (e.g. builtin:any)")
     distribution_weight: float = option(
         0.0, "weight of the per-image sliced Wasserstein distance to the target in the random filter bank, beside the L1"
