@@ -10,7 +10,8 @@ model(held-out photo) against teacher(held-out photo). Texture styles (scikit-im
 ground truth and are scored by SWD to the texture and content kept. Baselines run on the same data in the same run:
 the photo itself, Reinhard colour transfer, Gatys-style per-photo optimisation in the same feature space, our
 generator trained on the *paired* ground truth (what unpaired learning can approach), the fine-tune from scratch
-(what pretraining buys) and ablations of the fine-tune. Every run's scores are appended to results.jsonl as it ends,
+(what pretraining buys), the fine-tune from the general base instead of the zero-shot model (what that start buys) and
+ablations of the fine-tune. Every run's scores are appended to results.jsonl as it ends,
 so an interrupted benchmark resumes where it stopped.
 """
 
@@ -40,13 +41,13 @@ from stylegan_hub.metrics.report import fit_image
 from stylegan_hub.models import StyleGenerator
 from stylegan_hub.models.perceptual import RandomFilterBank
 from stylegan_hub.training import finetune
-from stylegan_hub.training.config import DEFAULT_BASE, FinetuneConfig
+from stylegan_hub.training.config import DEFAULT_BASE, PRETRAINED_BASE, FinetuneConfig
 from stylegan_hub.training.finetune import load_base
 from stylegan_hub.training.run import make_optimizers
 
 REPO = Path(__file__).resolve().parent.parent
 TEXTURES = ("brick", "grass", "gravel")
-METHODS = ("identity", "reinhard", "gatys", "ours", "paired", "scratch", "zeroshot", "from-any")
+METHODS = ("identity", "reinhard", "gatys", "ours", "paired", "scratch", "zeroshot", "from-base")
 FIRST_DESIGN = dict(style_distance="gram", content_features="raw", color_target="batch")
 ABLATIONS = {  # fine-tune variants: the settings that differ from the default fine-tune
     "gram": dict(style_distance="gram"),
@@ -85,7 +86,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--steps", type=int, default=None, help="fine-tune steps (default: the fine-tune's own default)")
     parser.add_argument("--resolution", type=int, default=None, help="fine-tune crop size (default: the fine-tune's own)")
     parser.add_argument("--base", default=None, help="base model (default: the fine-tune's default base)")
-    parser.add_argument("--zero-shot-model", default="builtin:any", help="the zero-shot model of zeroshot and from-any (default: %(default)s)")
+    parser.add_argument("--zero-shot-model", default="builtin:any", help="the zero-shot model of zeroshot (default: %(default)s)")
+    parser.add_argument(
+        "--pretrained-base", default=PRETRAINED_BASE, help="the base of from-base, the fine-tune the default is compared with (default: %(default)s)"
+    )
     parser.add_argument("--eval-side", type=int, default=256, help="held-out photos are fitted into this many pixels")
     parser.add_argument("--gatys-steps", type=int, default=200, help="optimisation steps per photo (default: %(default)s)")
     parser.add_argument("--picture-side", type=int, default=512, help="side of the per-style picture grids (default: %(default)s)")
@@ -244,8 +248,8 @@ def run_method(args: argparse.Namespace, task: Task, method: str, seed: int, wor
         generator = zero_shot.with_style(zero_shot.style_code_of(sorted(task.exemplar_dir.iterdir())))
         return outputs_of(generator, task), [], as_filter(generator)
     changes = ABLATIONS.get(method.removeprefix("ours:"), {})
-    if method in ("scratch", "from-any"):
-        changes = dict(from_scratch=True) if method == "scratch" else dict(base=args.zero_shot_model)
+    if method in ("scratch", "from-base"):
+        changes = dict(from_scratch=True) if method == "scratch" else dict(base=args.pretrained_base)
     generator, trajectory = run_finetune(args, task, workdir, seed, changes)
     return outputs_of(generator, task), trajectory, as_filter(generator)
 

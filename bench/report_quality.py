@@ -19,12 +19,12 @@ LABELS = {
     "paired": "paired upper bound",
     "scratch": "ours from scratch",
     "zeroshot": "zero-shot (builtin:any, no training)",
-    "from-any": "ours from builtin:any",
+    "from-base": "ours from builtin:base",
 }
 README_START, README_END = "<!-- quality-benchmark:start -->", "<!-- quality-benchmark:end -->"
 NOTES_FILE = "benchmark-notes.md"
 MARKS = {True: "✅", False: "❌", None: ""}
-GRID_METHODS = ("identity", "target", "ours", "zeroshot", "from-any", "paired", "gatys", "reinhard", "scratch")
+GRID_METHODS = ("identity", "target", "ours", "zeroshot", "from-base", "paired", "gatys", "reinhard", "scratch")
 
 
 def replace_readme_section(readme: Path, start: str, end: str, lines: list[str]) -> None:
@@ -160,26 +160,27 @@ def reached_at(trajectory: list[dict], psnr: float, distance: float) -> int | No
     return next((p["step"] for p in trajectory if p["psnr"] >= psnr and p["style_distance"] <= distance), None)
 
 
-def from_any_table(results: dict, styles: list[str], shots: int) -> list[str]:
-    """The fine-tune started from the zero-shot model against the default one, along the steps: where each stands at
-    half the steps and when the zero-shot start first reaches the default's final PSNR and style distance."""
+def from_base_table(results: dict, styles: list[str], shots: int) -> list[str]:
+    """The default fine-tune (started from the zero-shot model) against the one started from the general base, along
+    the steps: where each stands at half the steps and when the default first reaches the other's final PSNR and style
+    distance."""
     runs = {}
     for (kind, style, count, method, _), record in sorted(results.items()):
-        if (kind, count) == ("teacher", shots) and method in ("ours", "from-any") and record["trajectory"]:
+        if (kind, count) == ("teacher", shots) and method in ("ours", "from-base") and record["trajectory"]:
             runs.setdefault((style, method), record)  # the first seed: trajectories are not medians
     lines = [
-        f"| {shots} exemplar(s), PSNR / style distance | default, half the steps | default, all | from zero-shot, half the steps "
-        "| from zero-shot, all | from zero-shot reaches the default's final at step |",
+        f"| {shots} exemplar(s), PSNR / style distance | from the base, half the steps | from the base, all "
+        "| from zero-shot (default), half the steps | from zero-shot (default), all | from zero-shot reaches the base's final at step |",
         "|---|---|---|---|---|---|",
     ]
     for style in styles:
-        if (style, "ours") not in runs or (style, "from-any") not in runs:
+        if (style, "ours") not in runs or (style, "from-base") not in runs:
             continue
-        ours, start = runs[(style, "ours")]["trajectory"], runs[(style, "from-any")]["trajectory"]
-        half = ours[-1]["step"] // 2
-        points = [next((p for p in ours if p["step"] >= half), ours[-1]), ours[-1], next((p for p in start if p["step"] >= half), start[-1]), start[-1]]
+        base, start = runs[(style, "from-base")]["trajectory"], runs[(style, "ours")]["trajectory"]
+        half = base[-1]["step"] // 2
+        points = [next((p for p in base if p["step"] >= half), base[-1]), base[-1], next((p for p in start if p["step"] >= half), start[-1]), start[-1]]
         cells = [f"{p['psnr']:.2f} / {p['style_distance']:.2f}" for p in points]
-        step = reached_at(start, ours[-1]["psnr"], ours[-1]["style_distance"])
+        step = reached_at(start, base[-1]["psnr"], base[-1]["style_distance"])
         lines.append(f"| {style} | " + " | ".join(cells) + f" | {'not within ' + str(start[-1]['step']) if step is None else step} |")
     return lines if len(lines) > 2 else []
 
@@ -261,13 +262,13 @@ def grid_figure(root: Path, styles: list[str], textures: list[str], shots: int, 
     plt.close(figure)
 
 
-PICTURE_METHODS = ("identity", "target", "ours", "zeroshot", "from-any", "paired", "reinhard", "scratch")
+PICTURE_METHODS = ("identity", "target", "ours", "zeroshot", "from-base", "paired", "reinhard", "scratch")
 PICTURE_LABELS = {
     "identity": "photo",
     "target": "teacher / texture",
     "ours": "ours",
     "zeroshot": "zero-shot",
-    "from-any": "ours from any",
+    "from-base": "ours from base",
     "paired": "paired",
     "reinhard": "Reinhard",
     "scratch": "from scratch",
@@ -409,10 +410,10 @@ def write_report(summary: dict, results: dict, root: Path, docs: Path, readme: P
         lines += [*teacher_table(summary, styles, count, main_methods, "psnr", 2), ""]
         lines += [*teacher_table(summary, styles, count, main_methods, "ssim", 3), ""]
         lines += [*teacher_table(summary, styles, count, main_methods, "style_distance", 2), ""]
-        if comparison := from_any_table(results, styles, count):
+        if comparison := from_base_table(results, styles, count):
             lines += [
-                f"Fine-tuned from the zero-shot model (`--base builtin:any`, starting from the exemplars' style code) against "
-                f"the default base, at equal steps ({count} exemplar(s), one seed):",
+                f"The default fine-tune, which starts from the zero-shot model (`builtin:any`, from the exemplars' style code), "
+                f"against one started from the general base (`builtin:base`), at equal steps ({count} exemplar(s), one seed):",
                 "",
                 *comparison,
                 "",

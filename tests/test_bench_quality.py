@@ -24,12 +24,12 @@ def test_benchmark_runs_every_method_resumes_and_writes_the_report(tiny_base, ti
         "--output-dir", str(tmp_path / "bench"), "--docs", str(tmp_path / "docs"), "--readme", str(readme),
         "--styles", "grade", "--textures", "brick", "--shots", "1", "--full-methods-shots", "1", "--seeds", "1",
         "--ablations", "gram", "--steps", "8", "--resolution", "32", "--gatys-steps", "2", "--eval-side", "48",
-        "--base", str(tiny_base), "--zero-shot-model", str(tiny_any),
+        "--base", str(tiny_any), "--pretrained-base", str(tiny_base), "--zero-shot-model", str(tiny_any),
     ]  # fmt: skip
     assert quality.main(quality.parse_args(argv)) == 0
     records = [json.loads(line) for line in (tmp_path / "bench" / "results.jsonl").read_text().splitlines()]
     ran = {(r["kind"], r["method"]) for r in records}
-    teacher_methods = {"identity", "reinhard", "gatys", "ours", "paired", "scratch", "zeroshot", "from-any", "ours:gram"}
+    teacher_methods = {"identity", "reinhard", "gatys", "ours", "paired", "scratch", "zeroshot", "from-base", "ours:gram"}
     assert ran == {("teacher", m) for m in teacher_methods} | {("texture", m) for m in teacher_methods - {"paired", "ours:gram"}}
     ours = next(r for r in records if r["method"] == "ours" and r["kind"] == "teacher")
     assert {"psnr", "ssim", "swd", "content_kept", "color_distance", "style_distance"} <= set(ours["metrics"])
@@ -40,10 +40,10 @@ def test_benchmark_runs_every_method_resumes_and_writes_the_report(tiny_base, ti
 
     report = (tmp_path / "docs" / "benchmark.md").read_text()
     assert "## The bar" in report and "paired upper bound" in report and "ours, gram" in report and "brick" in report
-    assert "zero-shot (builtin:any, no training)" in report and "ours from builtin:any" in report
+    assert "zero-shot (builtin:any, no training)" in report and "ours from builtin:base" in report
     zero_shot, photo = (next(r for r in records if r["method"] == m and r["kind"] == "teacher") for m in ("zeroshot", "identity"))
     assert zero_shot["metrics"]["psnr"] != photo["metrics"]["psnr"]  # the exemplars' style was drawn
-    assert "from zero-shot reaches the default's final at step" in report and "| grade | " in report
+    assert "from zero-shot reaches the base's final at step" in report and "| grade | " in report
     for figure in ("grid.jpg", "psnr-gain.png", "style-steps.png", "grade.jpg", "brick.jpg"):  # grade, brick: per-style grids
         assert (tmp_path / "docs" / "images" / f"benchmark-{figure}").stat().st_size > 1000
     assert "style distance, 1 exemplars, every teacher style" in report and "paired model, grade" in report

@@ -21,6 +21,12 @@ def test_recorded_command_reproduces_the_config():
     assert finetune.parse_args(shlex.split(command)[2:]) == config
 
 
+def test_recorded_command_names_the_base_even_at_the_default():
+    """The default base has changed before; a command recorded without it would start a rebuild from another model."""
+    command = command_line("stylegan-hub finetune", FinetuneConfig(style_images=["s"], output_dir="out"))
+    assert f"--base {FinetuneConfig.base}" in command
+
+
 def test_config_round_trips_through_json_and_refuses_unknown_settings():
     config = PretrainConfig(output_dir="base", d_channels=[8, 16], train_data_dir=["a", "b"], steps=3)
     assert PretrainConfig.from_dict(json.loads(json.dumps(config.to_dict()))) == config

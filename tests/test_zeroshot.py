@@ -214,7 +214,9 @@ def test_pretraining_learns_styles_and_ships_a_loadable_zero_shot_base(tmp_path,
     losses = [json.loads(line)["l1"] for line in (output / "logs" / "losses.jsonl").read_text().splitlines()]
     assert np.mean(losses[-5:]) < np.mean(losses[:5])
     assert model.stylize(picture(0), style_image=picture(1)).size == (48, 40)
-    assert "--style-image painting.jpg" in (output / "README.md").read_text()  # the card shows zero-shot use
+    card = (output / "README.md").read_text()
+    assert "--style-image painting.jpg" in card  # the card shows zero-shot use, and no command the CLI would refuse
+    assert "--output-dir stylized photo.jpg" not in card.replace("--style-image painting.jpg --output-dir", "")
     with pytest.raises(ValueError, match="holds 4 styles on 3 photos at 32 px, not the --styles 5"):
         main(parse_args([*args[:3], "5", *args[4:]]))  # the rendered bank is reused only for the settings it has
 

@@ -6,7 +6,8 @@ painted on the fly by the project's own non-photorealistic filters (`stylegan_hu
 starting point of every fine-tune.
 
     python train/build_corpus.py --output-dir build/corpus                         # thousands of images, offline
-    python train/pretrain.py --corpus build/corpus --output-dir outputs/base       # how builtin:base was made
+    python train/pretrain.py --corpus build/corpus --output-dir outputs/base       # pretrain on the corpus
+    python train/make_builtins.py --only base --corpus build/corpus               # how builtin:base was made
     python train/pretrain.py --output-dir outputs/base                             # bundled sample photos
     python train/pretrain.py --train-data-dir photos/ --output-dir outputs/base    # a folder of photos
     python train/pretrain.py --dataset org/photos --output-dir outputs/base        # a Hugging Face dataset

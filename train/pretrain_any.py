@@ -7,7 +7,8 @@ weights and no download: the photos come from the corpus. The discriminator of `
 the generator, so `stylegan-hub finetune --base <this model>` works as from any base.
 
     python train/build_corpus.py --output-dir build/corpus                             # thousands of images, offline
-    python train/pretrain_any.py --corpus build/corpus --output-dir outputs/any        # how builtin:any was made
+    python train/pretrain_any.py --corpus build/corpus --output-dir outputs/any        # the L1 stage
+    python train/make_builtins.py --only any --corpus build/corpus                     # how builtin:any was made (both stages)
     accelerate launch train/pretrain_any.py --corpus build/corpus --output-dir outputs/any   # many GPUs / nodes
 """
 

@@ -32,7 +32,21 @@ CARD_TEMPLATE = """---
 *Left: photos. Right: stylized by this model.*
 {% endif %}
 ## Use it
+{% if zero_shot %}
+Any style from a picture: the model reads a style code from it (cached per picture) and draws that style.
 
+```bash
+pip install stylegan-hub
+stylegan-hub stylize --model {{ model_id }}{{ revision_flag }} --style-image painting.jpg --output-dir stylized photo.jpg
+```
+
+```python
+from stylegan_hub import StyleGenerator
+
+generator = StyleGenerator.from_pretrained("{{ model_id }}"{{ revision_arg }})
+generator.stylize("photo.jpg", style_image="painting.jpg").save("like-the-painting.png")
+```
+{% else %}
 ```bash
 pip install stylegan-hub
 stylegan-hub stylize --model {{ model_id }}{{ revision_flag }} --output-dir stylized photo.jpg
@@ -43,16 +57,6 @@ from stylegan_hub import StyleGenerator
 
 generator = StyleGenerator.from_pretrained("{{ model_id }}"{{ revision_arg }})
 generator.stylize("photo.jpg").save("stylized.png")
-```
-{% if zero_shot %}
-Any style from a picture: the model reads a style code from it (cached per picture) and draws that style.
-
-```bash
-stylegan-hub stylize --model {{ model_id }}{{ revision_flag }} --style-image painting.jpg --output-dir stylized photo.jpg
-```
-
-```python
-generator.stylize("photo.jpg", style_image="painting.jpg").save("like-the-painting.png")
 ```
 {% endif %}{% if has_discriminator %}
 Its discriminator is in `{{ discriminator_subfolder }}/`, so the style can be fine-tuned further:

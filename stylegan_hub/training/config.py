@@ -37,9 +37,20 @@ GROUP_HELP = {
 }
 
 
-def option(default: Any = dataclasses.MISSING, help: str = "", *, choices: tuple | None = None, minimum: int | None = None, group=None):
-    """A config field with what its command-line option needs: help, allowed values, lower bound, option group."""
-    metadata = {"help": help, "choices": choices, "minimum": minimum, "group": group}
+def option(
+    default: Any = dataclasses.MISSING,
+    help: str = "",
+    *,
+    choices: tuple | None = None,
+    minimum: int | None = None,
+    group=None,
+    always_recorded: bool = False,
+):
+    """A config field with what its command-line option needs: help, allowed values, lower bound, option group.
+
+    `always_recorded` puts the option in `command_line` even at its default, for settings whose default is expected
+    to change (where a run starts from): a recorded command must reproduce the run after that change too."""
+    metadata = {"help": help, "choices": choices, "minimum": minimum, "group": group, "always_recorded": always_recorded}
     if isinstance(default, list):
         return field(default_factory=lambda: list(default), metadata=metadata)
     return field(default=default, metadata=metadata)
@@ -111,7 +122,7 @@ class FinetuneConfig(TrainingConfig):
     """A personal style learned from a few images, starting from a pretrained base model."""
 
     style_images: list[str] = option(help="folder(s), files or globs of 1-N style images")
-    base: str = option(DEFAULT_BASE, "model to start from: built-in name, folder or Hub id")
+    base: str = option(DEFAULT_BASE, "model to start from: built-in name, folder or Hub id", always_recorded=True)
     content_images: list[str] | None = option(None, "photos to learn on (default: the photos bundled with scikit-image/scikit-learn)")
     freeze_blocks: int = option(2, "lower discriminator blocks kept frozen (FreezeD)", minimum=0)
     noise_channels: int = option(
@@ -333,12 +344,12 @@ def parse_config(config_class: type[Config], argv: list[str] | None = None, desc
 
 
 def command_line(program: str, config: TrainingConfig) -> str:
-    """`program` followed by every option whose value differs from its default, shell-quoted: the exact command that
-    reproduces the run."""
+    """`program` followed by every option whose value differs from its default (and those always recorded),
+    shell-quoted: the exact command that reproduces the run."""
     words = program.split()
     for spec in dataclasses.fields(config):
         value = getattr(config, spec.name)
-        if value == _default(spec):
+        if value == _default(spec) and not spec.metadata.get("always_recorded"):
             continue
         flag = "--" + spec.name.replace("_", "-")
         if isinstance(value, bool):

@@ -1,8 +1,8 @@
 """Fine-tune a personal style from a few images: the loop behind `stylegan-hub finetune` and `train/finetune.py`.
 
-Start from the general base model (from a zero-shot base such as builtin:any, drawing the exemplars' style as read by
-its encoder), train the generator, keep the discriminator's lower blocks frozen (FreezeD) and
-measure content and Gram-style losses in the pretrained discriminator's frozen features (as JoJoGAN does), with
+Start from a base (by default the zero-shot builtin:any, drawing the exemplars' style as read by its encoder), train
+the generator, keep the discriminator's lower blocks frozen (FreezeD) and measure content and style (sliced
+Wasserstein by default, Gram as an option) in the pretrained discriminator's frozen features (as JoJoGAN does), with
 differentiable augmentation so a handful of exemplars is enough. Runs as is on a CPU, a GPU or many GPUs and nodes
 under `accelerate launch`.
 """
