@@ -34,31 +34,19 @@ CARD_TEMPLATE = """---
 ## Use it
 {% if zero_shot %}
 Any style from a picture: the model reads a style code from it (cached per picture) and draws that style.
-
+{% endif %}
 ```bash
 pip install stylegan-hub
-stylegan-hub stylize --model {{ model_id }}{{ revision_flag }} --style-image painting.jpg --output-dir stylized photo.jpg
+stylegan-hub stylize --model {{ model_id }}{{ revision_flag }}{% if zero_shot %} --style-image painting.jpg{% endif %} --output-dir stylized photo.jpg
 ```
 
 ```python
 from stylegan_hub import StyleGenerator
 
 generator = StyleGenerator.from_pretrained("{{ model_id }}"{{ revision_arg }})
-generator.stylize("photo.jpg", style_image="painting.jpg").save("like-the-painting.png")
+generator.stylize("photo.jpg"{% if zero_shot %}, style_image="painting.jpg"{% endif %}).save("stylized.png")
 ```
-{% else %}
-```bash
-pip install stylegan-hub
-stylegan-hub stylize --model {{ model_id }}{{ revision_flag }} --output-dir stylized photo.jpg
-```
-
-```python
-from stylegan_hub import StyleGenerator
-
-generator = StyleGenerator.from_pretrained("{{ model_id }}"{{ revision_arg }})
-generator.stylize("photo.jpg").save("stylized.png")
-```
-{% endif %}{% if has_discriminator %}
+{% if has_discriminator %}
 Its discriminator is in `{{ discriminator_subfolder }}/`, so the style can be fine-tuned further:
 
 ```bash
