@@ -271,6 +271,13 @@ def test_progress_shows_no_raw_losses_and_says_where_the_style_went(app_module):
         assert "Stylize tab" in text and "4321" not in text
 
 
+def test_one_uploaded_style_picture_points_to_zero_shot_and_more_do_not(app_module):
+    _, one = app_module.show_uploads(["a.png"])
+    _, three = app_module.show_uploads(["a.png", "b.png", "c.png"])
+    assert "single picture" in one and "Stylize tab" in one
+    assert "single picture" not in three and three.startswith("3 image(s).")
+
+
 def component(demo, elem_id):
     return next(c for c in demo.config["components"] if c["props"].get("elem_id") == elem_id)
 
