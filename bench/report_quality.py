@@ -25,6 +25,17 @@ README_START, README_END = "<!-- quality-benchmark:start -->", "<!-- quality-ben
 NOTES_FILE = "benchmark-notes.md"
 MARKS = {True: "✅", False: "❌", None: ""}
 GRID_METHODS = ("identity", "target", "ours", "zeroshot", "from-base", "paired", "gatys", "reinhard", "scratch")
+PICTURE_LABELS = {  # the short column names of both picture grids
+    "identity": "photo",
+    "target": "teacher / texture",
+    "ours": "ours",
+    "zeroshot": "zero-shot",
+    "from-base": "ours from base",
+    "paired": "paired",
+    "gatys": "Gatys",
+    "reinhard": "Reinhard",
+    "scratch": "from scratch",
+}
 
 
 def replace_readme_section(readme: Path, start: str, end: str, lines: list[str]) -> None:
@@ -242,8 +253,10 @@ def grid_figure(root: Path, styles: list[str], textures: list[str], shots: int, 
         tiles.append(row)
     if not tiles:
         return
+    shown = [c for c, method in enumerate(GRID_METHODS) if any(row[c] is not None for row in tiles)]  # methods that ran
+    tiles = [[row[c] for c in shown] for row in tiles]
     width = round(height * 1.5)
-    grid = Image.new("RGB", (width * len(GRID_METHODS), height * len(tiles)), "white")
+    grid = Image.new("RGB", (width * len(shown), height * len(tiles)), "white")
     for r, row in enumerate(tiles):
         for c, image in enumerate(row):
             if image is not None:
@@ -253,8 +266,8 @@ def grid_figure(root: Path, styles: list[str], textures: list[str], shots: int, 
     plt = pyplot()
     figure, axis = plt.subplots(figsize=(grid.width / 100, grid.height / 100 + 0.5), dpi=100)
     axis.imshow(grid)
-    axis.set_xticks([width * (i + 0.5) for i in range(len(GRID_METHODS))])
-    axis.set_xticklabels(["photo", "ground truth / texture", "ours", "zero-shot", "from any", "paired", "Gatys", "Reinhard", "scratch"], fontsize=8)
+    axis.set_xticks([width * (i + 0.5) for i in range(len(shown))])
+    axis.set_xticklabels([PICTURE_LABELS[GRID_METHODS[c]] for c in shown], fontsize=8)
     axis.set_yticks([height * (i + 0.5) for i in range(len(tiles))])
     axis.set_yticklabels([s for _, s, _ in rows][: len(tiles)], fontsize=8)
     figure.tight_layout()
@@ -263,16 +276,6 @@ def grid_figure(root: Path, styles: list[str], textures: list[str], shots: int, 
 
 
 PICTURE_METHODS = ("identity", "target", "ours", "zeroshot", "from-base", "paired", "reinhard", "scratch")
-PICTURE_LABELS = {
-    "identity": "photo",
-    "target": "teacher / texture",
-    "ours": "ours",
-    "zeroshot": "zero-shot",
-    "from-base": "ours from base",
-    "paired": "paired",
-    "reinhard": "Reinhard",
-    "scratch": "from scratch",
-}
 
 
 def picture_grid(root: Path, kind: str, style: str, shots: int, side: int, path: Path) -> bool:

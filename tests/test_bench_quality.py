@@ -109,3 +109,16 @@ def test_the_zero_shot_start_is_credited_at_the_first_step_good_on_both_measures
     trajectory.append({"step": 150, "psnr": 23.5, "style_distance": 0.7})
     assert reached_at(trajectory, psnr=22.5, distance=0.8) == 150  # step 50 misses the PSNR, step 100 the distance
     assert reached_at(trajectory, psnr=24.0, distance=0.8) is None
+
+
+def test_the_overview_grid_has_a_labelled_column_only_for_methods_that_ran(tmp_path):
+    from PIL import Image
+    from report_quality import grid_figure
+
+    images = tmp_path / "images"
+    images.mkdir()
+    for method in ("identity", "ours", "reinhard"):
+        Image.new("RGB", (48, 32), "gray").save(images / f"teacher-grade-1-{method}.png")
+    grid_figure(tmp_path, ["grade"], [], 1, tmp_path / "grid.png", height=64)
+    width = round(64 * 1.5)
+    assert Image.open(tmp_path / "grid.png").width == 4 * width  # photo, teacher, ours, Reinhard: no empty columns
