@@ -45,6 +45,7 @@ MAX_PREVIEW_PIXELS = 100_000_000  # a preview is made at 512 px, so it takes lar
 PREVIEW_SIDE = 512
 MAX_STYLE_IMAGES = 20
 TRAIN_RESOLUTION, TRAIN_BATCH = 128, 4
+FLAT_COLORS = 12  # the palette of "Flat colours": the cartoon teacher's count (docs/benchmark-notes.md)
 PRESETS = {"Quick": 100, "Balanced": 200, "Long": 400}  # from builtin:any, 200 scored as well as 400 (docs/zeroshot.md)
 GOOD_SET = (
     "**A good set:** 3–10 images that share one look (palette, strokes, texture), at least 256 px, without large "
@@ -337,9 +338,9 @@ def cancel_finetune(request: gr.Request) -> None:
         job.cancel()
 
 
-def start_finetune(files: list[str] | None, base: str, steps: float, name: str, own: dict, request: gr.Request):
+def start_finetune(files: list[str] | None, base: str, steps: float, name: str, flat: bool, own: dict, request: gr.Request):
     """Stream the fine-tune: progress, a live preview on a fixed photo, and at the end (finished or cancelled) the
-    updated style gallery."""
+    updated style gallery. `flat` snaps the style's colours to a palette chosen per picture (cartoons, posters)."""
     files = files or []
     if not 1 <= len(files) <= MAX_STYLE_IMAGES:
         raise gr.Error(f"Upload between 1 and {MAX_STYLE_IMAGES} style images (got {len(files)}).")
@@ -362,7 +363,13 @@ def start_finetune(files: list[str] | None, base: str, steps: float, name: str, 
     output_dir = visitor / "styles" / name
     shutil.rmtree(output_dir, ignore_errors=True)
     config = FinetuneConfig(
-        style_images=[str(style_dir)], base=base, output_dir=str(output_dir), steps=int(steps), resolution=TRAIN_RESOLUTION, batch_size=TRAIN_BATCH
+        style_images=[str(style_dir)],
+        base=base,
+        output_dir=str(output_dir),
+        steps=int(steps),
+        resolution=TRAIN_RESOLUTION,
+        batch_size=TRAIN_BATCH,
+        palette_colors=FLAT_COLORS if flat else None,
     )
     job = FinetuneJob(config, preview_photo=load_image(EXAMPLES[-1]).resize((256, 192)), preview_every=10).start()
     _running[visitor] = job
@@ -626,6 +633,11 @@ def build_app() -> gr.Blocks:
                     with gr.Row():
                         base = gr.Dropdown(builtin_names(), value=DEFAULT_BASE, label="Start from", elem_id="base")
                         name = gr.Textbox(value="my-style", label="Name", elem_id="style-name")
+                    flat = gr.Checkbox(
+                        label="Flat colours (cartoons, posters)",
+                        info=f"snaps the result to {FLAT_COLORS} colours chosen per photo; leave off for paintings and photo looks",
+                        elem_id="flat",
+                    )
                     steps = gr.Slider(20, 2000, value=PRESETS["Balanced"], step=10, label="Training steps", elem_id="steps")
                     with gr.Row():
                         preset_buttons = [gr.Button(f"{label}: {count}", size="sm") for label, count in PRESETS.items()]
@@ -664,7 +676,7 @@ def build_app() -> gr.Blocks:
             start.click,
             cancel,
             start_finetune,
-            [files, base, steps, name, own],
+            [files, base, steps, name, flat, own],
             [progress, preview, gallery, own, style],
             api_name="finetune",
             concurrency_id="train",

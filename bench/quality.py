@@ -69,6 +69,7 @@ ABLATIONS = {  # fine-tune variants: the settings that differ from the default f
     "noise": dict(noise_channels=8),  # noise inputs the generator can draw texture from
     "luminance-content": dict(content_space="luminance"),  # content = the layout only, fine texture left to the style
     "edges": dict(content_space="luminance", edges_weight=2.0),  # + the exemplars' edge statistics (flat fills, outlines)
+    "palette": dict(palette_colors=12),  # the output snapped to 12 colours chosen per picture (the cartoon teacher's count)
 }
 TRAJECTORY_STEPS = 8  # points on the SWD-vs-steps curve
 
@@ -198,14 +199,17 @@ class PairedCrops(RandomCrops):
         return torch.cat([torch.from_numpy(np.array(image)).permute(2, 0, 1) for image in (photo, target)])
 
 
-def train_paired(args: argparse.Namespace, task: Task, seed: int) -> StyleGenerator:
+def train_paired(args: argparse.Namespace, task: Task, seed: int, changes: dict | None = None) -> StyleGenerator:
     """The upper bound: the fine-tune's generator, base, steps, crops, optimiser, schedule, clipping and EMA, but an L1
-    loss on (photo, teacher(photo)) pairs of the same train photos, so it is told exactly what the style does."""
+    loss on (photo, teacher(photo)) pairs of the same train photos, so it is told exactly what the style does.
+    `changes` are fine-tune settings (an ablation's); those of the generator's layout apply here too."""
     from diffusers.training_utils import EMAModel
 
-    settings = finetune_config(args, task, Path("unused"), seed, {})
+    settings = finetune_config(args, task, Path("unused"), seed, changes or {})
     torch.manual_seed(seed)
     generator, discriminator = load_base(settings.base)
+    if settings.palette_colors is not None:
+        generator = generator.with_palette_colors(settings.palette_colors)
     generator.train()
     optimizer, _, scheduler = make_optimizers(generator, discriminator, settings)  # the discriminator's stays unused
     ema = EMAModel(generator.parameters(), decay=settings.ema_decay, use_ema_warmup=True)

@@ -153,6 +153,11 @@ def export_onnx(generator: StyleGenerator, path: str | os.PathLike, *, int8: boo
         raise ValueError(f"the output should end in .onnx, got {path}")
     if not path.parent.is_dir():
         raise StyleGanHubError(f"{path.parent}: no such folder; create it first")
+    if generator.palette_colors:
+        raise StyleGanHubError(
+            f"this model snaps its colours to a palette of {generator.palette_colors} chosen per picture (k-means), "
+            "which the ONNX export does not carry yet: run it with PyTorch (stylegan-hub stylize)"
+        )
     _require_packages()
     # A float32 copy on the CPU (the caller's model untouched), with contiguous weights: channels-last ones make
     # torch.export specialise the graph to batches of one.

@@ -26,6 +26,7 @@ from PIL import Image
 from .color import rgb_to_yuv, yuv_to_rgb
 from .errors import StyleGanHubError
 from .images import load_image
+from .models.palette import PALETTE_SIDE
 from .names import PRECISIONS
 from .upsampling import guided_upsample
 
@@ -128,16 +129,18 @@ def inference_generator(generator: "StyleGenerator", precision: str = "auto") ->
 
 
 @torch.inference_mode()  # no autograd graph: tiles of a 4K image must not keep each other's activations alive
-def run_generator(generator: "StyleGenerator", photo: torch.Tensor, origin: tuple[int, int] = (0, 0)) -> torch.Tensor:
+def run_generator(
+    generator: "StyleGenerator", photo: torch.Tensor, origin: tuple[int, int] = (0, 0), palette: torch.Tensor | None = None
+) -> torch.Tensor:
     """(B, 3, H, W) in [0, 1] of any H, W -> generator output in [0, 1], same size, on the photo's device; `origin`
-    is the photo's top-left pixel in the whole image when it is a tile."""
+    is the photo's top-left pixel in the whole image when it is a tile, `palette` the whole image's palette."""
     height, width = photo.shape[-2:]
     x = photo.to(next(generator.parameters()).device).contiguous(memory_format=torch.channels_last)
     # The network's reflection padding needs 2 pixels at its lowest resolution: tiny images repeat their edge.
     minimum = 2 * generator.size_multiple
     if height < minimum or width < minimum:
         x = F.pad(x, (0, max(minimum - width, 0), 0, max(minimum - height, 0)), mode="replicate")
-    y = generator.forward_image(x, origin)[..., :height, :width]
+    y = generator.forward_image(x, origin, palette)[..., :height, :width]
     return y.float().to(photo.device)
 
 
@@ -164,21 +167,26 @@ def _tile_starts(size: int, tile: int, overlap: int, multiple: int) -> list[int]
     return [int(i * stride) // multiple * multiple for i in range(count)]
 
 
-def run_generator_tiled(generator: "StyleGenerator", photo: torch.Tensor, tile: int, overlap: int) -> torch.Tensor:
-    """Like `run_generator`, but tile by tile, so memory grows with the tile size rather than the image size."""
+def run_generator_tiled(
+    generator: "StyleGenerator", photo: torch.Tensor, tile: int, overlap: int, palette: torch.Tensor | None = None
+) -> torch.Tensor:
+    """Like `run_generator`, but tile by tile, so memory grows with the tile size rather than the image size; a
+    palette model's tiles all snap to `palette` (default: `palette_of` the whole photo)."""
     if overlap < 0 or tile < 2 * overlap + generator.size_multiple:
         raise ValueError(f"tile ({tile}) must be at least twice the overlap ({overlap}) plus {generator.size_multiple}")
     batch, _, height, width = photo.shape
     output = torch.zeros(batch, 3, height, width)
     total_weight = torch.zeros(1, 1, height, width)
     multiple = generator.size_multiple
+    if palette is None:
+        palette = generator.palette_of(photo)
     rows, cols = _tile_starts(height, tile, overlap, multiple), _tile_starts(width, tile, overlap, multiple)
     for top in rows:
         for left in cols:
             # The last tile of a row or column runs to the image's edge.
             bottom = height if top == rows[-1] else top + tile
             right = width if left == cols[-1] else left + tile
-            result = run_generator(generator, photo[..., top:bottom, left:right], (top, left)).cpu()
+            result = run_generator(generator, photo[..., top:bottom, left:right], (top, left), palette).cpu()
             # Neighbouring tiles overlap by at least `overlap` pixels; each fades out over that band.
             ramp_h = _ramp(bottom - top, overlap, top > 0, bottom < height)
             ramp_w = _ramp(right - left, overlap, left > 0, right < width)
@@ -261,7 +269,8 @@ def run_generator_auto_tiled(generator: "StyleGenerator", photo: torch.Tensor, t
     tile_size = max(tile, 2 * overlap + generator.size_multiple) if tile else 0
     if tile_size and (height > tile_size or width > tile_size):
         return run_generator_tiled(generator, photo, tile_size, overlap)
-    return run_generator(generator, photo)
+    # A palette model chooses its palette at PALETTE_SIDE, so a large photo gets the same one tiled or not.
+    return run_generator(generator, photo, palette=generator.palette_of(photo) if max(height, width) > PALETTE_SIDE else None)
 
 
 def stylize(

@@ -131,6 +131,16 @@ def test_finetune_streams_progress_and_the_new_style_is_usable(client, photo, tm
     assert Image.open(after if isinstance(after, str) else after["path"]).size == (90, 60)
 
 
+def test_flat_colours_fine_tune_a_style_that_draws_only_a_few_colours(client, photo, tmp_path):
+    from gradio_client import handle_file
+
+    *_, (progress, _, _, chosen) = client.submit(style_uploads(tmp_path), "builtin:base", 20, "poster", True, api_name="/finetune")
+    assert 'data-state="done"' in progress and chosen == "poster (yours)"
+    (before, after), _ = client.predict(handle_file(str(photo)), chosen, 1.0, False, "Preview (512 px)", api_name="/stylize")
+    colours = [len(np.unique(np.asarray(Image.open(p if isinstance(p, str) else p["path"]).convert("RGB")).reshape(-1, 3), axis=0)) for p in (before, after)]
+    assert colours[1] <= 12 < colours[0]
+
+
 def test_cancel_stops_training_and_keeps_the_style(client, app_module, tmp_path):
     import json
 

@@ -42,6 +42,8 @@ def test_config_round_trips_through_json_and_refuses_unknown_settings():
         (dict(mixed_precision="fp8"), "--mixed-precision fp8: choose one of no, fp16, bf16"),
         (dict(style_images="one-folder"), "--style-images: give one or more values"),
         (dict(style_images=[]), "--style-images: give one or more values"),
+        (dict(palette_colors=1), "--palette-colors 1: one colour draws nothing"),
+        (dict(palette_colors=-2), "--palette-colors -2: must be at least 0"),
     ],
 )
 def test_bad_settings_name_the_option(changes, message):

@@ -66,6 +66,13 @@ def test_int8_export_that_loses_the_style_is_refused(generator, tmp_path, monkey
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_palette_model_is_refused_with_the_reason_and_nothing_written(tmp_path):
+    model = StyleGenerator(base_channels=4, num_res_blocks=1, palette_colors=6)
+    with pytest.raises(StyleGanHubError, match="palette of 6 chosen per picture"):
+        export_onnx(model, tmp_path / "cartoon.onnx")
+    assert not list(tmp_path.iterdir())
+
+
 def test_bad_export_targets(generator, tmp_path):
     with pytest.raises(ValueError, match=r"\.onnx"):
         export_onnx(generator, tmp_path / "style.bin")

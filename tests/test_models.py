@@ -18,7 +18,7 @@ from stylegan_hub.models.hub import builtin_names
 @pytest.mark.parametrize(
     "cls, kwargs",
     [
-        (StyleGenerator, dict(base_channels=8, num_downsamples=3, num_res_blocks=2, padding_mode="zeros", decoder_blocks=1, noise_channels=2, style_dim=4, encoder_channels=4, residual_output=True)),
+        (StyleGenerator, dict(base_channels=8, num_downsamples=3, num_res_blocks=2, padding_mode="zeros", decoder_blocks=1, noise_channels=2, style_dim=4, encoder_channels=4, residual_output=True, palette_colors=3)),
         (StyleDiscriminator, dict(channels=[8, 16, 16], num_domains=3)),
     ],
 )
@@ -134,6 +134,36 @@ def test_adding_noise_channels_keeps_the_output_and_saves_them(tmp_path):
     assert torch.equal(StyleGenerator.from_pretrained(tmp_path)(x), widened(x))
     with pytest.raises(ValueError, match="already has 3"):
         widened.with_noise_channels(2)
+
+
+def test_a_palette_model_draws_only_its_palette_one_palette_for_all_tiles_and_learns_through_the_snap(tmp_path):
+    """A cartoon's flat fills: every pixel is one of `palette_colors` colours chosen per picture by k-means; the
+    tiles of a large picture share the whole picture's palette (per-tile palettes would differ and leave seams);
+    the snap passes gradients straight through, so training reaches the layers before it."""
+    generator = StyleGenerator(base_channels=4, num_res_blocks=1, residual_output=True, palette_colors=5).eval()
+    blocks = torch.rand(5, 3)[torch.arange(40 * 56) * 5 // (40 * 56)].T.reshape(1, 3, 40, 56)  # five flat colours
+    with torch.no_grad():
+        assert torch.allclose(generator.forward_image(blocks), blocks, atol=1e-5)  # k-means finds a picture's own five colours
+        photo = torch.rand(1, 3, 300, 420)
+        styled = generator.forward_image(photo)
+    assert len(torch.unique(styled.flatten(2)[0].T, dim=0)) == 5 and (styled - photo).abs().mean() > 0.02
+    picture = Image.fromarray((torch.rand(600, 700, 3) * 255).byte().numpy())
+    whole = np.asarray(generator.stylize(picture, tile=0, precision="float32"))
+    assert np.array_equal(np.asarray(generator.stylize(picture, tile=128, precision="float32")), whole)
+    assert len(np.unique(whole.reshape(-1, 3), axis=0)) == 5
+    generator.train()
+    generator(photo[..., :64, :64] * 2 - 1).mean().backward()
+    assert generator.head.weight.grad.abs().sum() > 0
+    plain = StyleGenerator(base_channels=4, num_res_blocks=1)
+    snapping = plain.with_palette_colors(4)
+    assert snapping.palette_colors == 4 and plain.with_palette_colors(0) is plain
+    assert torch.equal(snapping.head.weight, plain.head.weight)  # the same weights: the snap is in the layout
+    snapping.save_pretrained(tmp_path)
+    assert StyleGenerator.from_pretrained(tmp_path).palette_colors == 4
+    _edit_config(tmp_path, palette_colors=None)  # saved before the option existed
+    assert StyleGenerator.from_pretrained(tmp_path).palette_colors == 0
+    with pytest.raises(ValueError, match="palette_colors must be 0 .* or at least 2"):
+        StyleGenerator(palette_colors=1)
 
 
 def test_unexpected_weight_is_rejected(tmp_path):

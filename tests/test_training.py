@@ -201,6 +201,17 @@ def test_a_base_without_noise_inputs_gets_them_when_asked(tiny_base, tmp_path, g
     assert noise_weights.abs().max() > 0  # trained from zero
 
 
+def test_a_fine_tune_with_a_palette_snaps_its_colours_and_keeps_the_base_otherwise(tiny_base, tmp_path, grade_exemplars):
+    output = finetune.main(tiny_args(grade_exemplars, tiny_base, tmp_path / "cartoon", "--steps", "2", "--palette-colors", "6"))
+    generator = StyleGenerator.from_pretrained(output)
+    assert generator.palette_colors == 6
+    with torch.no_grad():
+        styled = generator.forward_image(torch.rand(1, 3, 64, 64))
+    assert len(torch.unique(styled.flatten(2)[0].T, dim=0)) <= 6
+    unchanged = finetune.main(tiny_args(grade_exemplars, output, tmp_path / "again", "--steps", "1"))
+    assert StyleGenerator.from_pretrained(unchanged).palette_colors == 6  # the base's snap, unless asked otherwise
+
+
 def test_bad_resume_and_base(tiny_base, tmp_path, grade_exemplars):
     with pytest.raises(ValueError, match="not a checkpoint folder"):
         finetune.main(tiny_args(grade_exemplars, tiny_base, tmp_path / "x", "--steps", "1", "--resume", str(tmp_path)))

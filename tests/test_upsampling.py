@@ -80,7 +80,7 @@ def test_work_side_runs_the_generator_small_and_returns_full_size(generator, mon
 
     sizes = []
     original = inference.run_generator
-    monkeypatch.setattr(inference, "run_generator", lambda g, x, *a: sizes.append(tuple(x.shape[-2:])) or original(g, x, *a))
+    monkeypatch.setattr(inference, "run_generator", lambda g, x, *a, **k: sizes.append(tuple(x.shape[-2:])) or original(g, x, *a, **k))
     x = pil_to_tensor(photo(200, 120))
     fast = stylize_tensor(generator, x, work_side=50, precision="float32")
     assert sizes == [(30, 50)] and fast.shape == x.shape

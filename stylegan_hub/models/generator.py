@@ -10,6 +10,8 @@ Layout (C = base_channels, N = num_downsamples, input H, W divisible by 2**N):
               then decoder_blocks residual blocks at that resolution (room to draw strokes and lines)
     head      C -> 3                    (B, 3, H, W), values in about [-1, 1]; with residual_output, added to the photo:
               the network learns the change (starting as the identity), not the whole picture
+    palette   optional: every pixel snapped to the nearest of palette_colors colours, the k-means palette of the
+              picture's own output (`stylegan_hub.models.palette`): flat fills and hard steps, as a cartoon has
     style     optional: a style code (B, style_dim) scales and shifts every stage's channels (FiLM); the code comes
               from the model's own `style_code` (a fine-tuned style) or from `encoder` run on a style picture
               (zero-shot, `stylegan_hub.models.encoder`)
@@ -34,6 +36,7 @@ from torch import nn
 
 from .encoder import ENCODER_SIDE, StyleEncoder, fit_style_picture
 from .hub import HubModel
+from .palette import PALETTE_SIDE, kmeans_palette, snap_to_palette
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -136,7 +139,7 @@ class StyleGenerator(HubModel, model_card_template=GENERATOR_CARD, **HUB_METADAT
     width are multiples of `size_multiple`.
     """
 
-    added_config = {"decoder_blocks": 0, "noise_channels": 0, "style_dim": 0, "encoder_channels": 0, "residual_output": False}  # arguments added after models were published, with the value they had
+    added_config = {"decoder_blocks": 0, "noise_channels": 0, "style_dim": 0, "encoder_channels": 0, "residual_output": False, "palette_colors": 0}  # arguments added after models were published, with the value they had
 
     def __init__(
         self,
@@ -149,6 +152,7 @@ class StyleGenerator(HubModel, model_card_template=GENERATOR_CARD, **HUB_METADAT
         style_dim: int = 0,
         encoder_channels: int = 0,
         residual_output: bool = False,
+        palette_colors: int = 0,
     ):
         super().__init__()
         for name, value, low in (
@@ -159,6 +163,7 @@ class StyleGenerator(HubModel, model_card_template=GENERATOR_CARD, **HUB_METADAT
             ("noise_channels", noise_channels, 0),
             ("style_dim", style_dim, 0),
             ("encoder_channels", encoder_channels, 0),
+            ("palette_colors", palette_colors, 0),
         ):
             if not isinstance(value, int) or isinstance(value, bool) or value < low:
                 raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
@@ -168,6 +173,8 @@ class StyleGenerator(HubModel, model_card_template=GENERATOR_CARD, **HUB_METADAT
             raise ValueError(f"num_downsamples must be at most 5, got {num_downsamples}")
         if padding_mode not in PADDING_MODES:
             raise ValueError(f"padding_mode must be one of {PADDING_MODES}, got {padding_mode!r}")
+        if palette_colors == 1:
+            raise ValueError("palette_colors must be 0 (no palette) or at least 2, got 1: one colour draws nothing")
         if encoder_channels and not style_dim:
             raise ValueError(f"encoder_channels={encoder_channels} needs a style code to encode into: set style_dim > 0")
         self.num_downsamples = num_downsamples
@@ -176,6 +183,7 @@ class StyleGenerator(HubModel, model_card_template=GENERATOR_CARD, **HUB_METADAT
         self.noise_channels = noise_channels
         self.style_dim = style_dim
         self.residual_output = residual_output
+        self.palette_colors = palette_colors
         widths = [base_channels * 2**i for i in range(num_downsamples + 1)]
         self.stem = conv3x3(3 + noise_channels, widths[0], padding_mode)
         self.down = nn.ModuleList(conv3x3(widths[i], widths[i + 1], padding_mode, stride=2) for i in range(num_downsamples))
@@ -213,6 +221,15 @@ class StyleGenerator(HubModel, model_card_template=GENERATOR_CARD, **HUB_METADAT
         state["stem.weight"] = torch.cat([state["stem.weight"], state["stem.weight"].new_zeros(self.stem.out_channels, extra, 3, 3)], dim=1)
         widened.load_state_dict(state)
         return widened.train(self.training)
+
+    def with_palette_colors(self, palette_colors: int) -> "StyleGenerator":
+        """This model snapping its output to `palette_colors` colours chosen per picture (0: no snap); the weights
+        are the same, the snap is in the layout."""
+        if palette_colors == self.palette_colors:
+            return self
+        snapping = type(self)(**dict(self._hub_mixin_config, palette_colors=palette_colors)).to(self.stem.weight)
+        snapping.load_state_dict(self.state_dict())
+        return snapping.train(self.training)
 
     @property
     def size_multiple(self) -> int:
@@ -353,10 +370,19 @@ class StyleGenerator(HubModel, model_card_template=GENERATOR_CARD, **HUB_METADAT
         dim = 0 if style is None else 1
         return list(zip((1 + scales).split(self.modulated, dim), shifts.split(self.modulated, dim)))
 
-    def forward(self, x: torch.Tensor, origin: tuple[int, int] = (0, 0), style: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(
+        self,
+        x: torch.Tensor,
+        origin: tuple[int, int] = (0, 0),
+        style: torch.Tensor | None = None,
+        palette: torch.Tensor | None = None,
+        snap: bool = True,
+    ) -> torch.Tensor:
         # x: (B, 3, H, W) in [-1, 1], H and W multiples of size_multiple
         # style: None (the model's style_code), codes (B, style_dim), or style pictures (B, 3, S, S) in [-1, 1]
         # fitted to ENCODER_SIDE, encoded here so that training under DDP sees one forward for both networks
+        # palette (models with palette_colors): (B, palette_colors, 3) to snap to, else each output's own; snap=False
+        # returns the output before the snap (what a palette is chosen from)
         if x.shape[-2] % self.size_multiple or x.shape[-1] % self.size_multiple:
             raise ValueError(
                 f"height and width must be multiples of {self.size_multiple}, got {tuple(x.shape[-2:])}; "
@@ -387,17 +413,36 @@ class StyleGenerator(HubModel, model_card_template=GENERATOR_CARD, **HUB_METADAT
         h = modulate(self.body(h))
         for up, skip in zip(self.up, reversed(skips)):
             h = modulate(up(h, skip))
-        return photo + self.head(h) if self.residual_output else self.head(h)
+        out = photo + self.head(h) if self.residual_output else self.head(h)
+        if not self.palette_colors or not snap:
+            return out
+        return snap_to_palette(out, kmeans_palette(out, self.palette_colors) if palette is None else palette)
 
-    def forward_image(self, photo: torch.Tensor, origin: tuple[int, int] = (0, 0)) -> torch.Tensor:
+    def forward_image(
+        self, photo: torch.Tensor, origin: tuple[int, int] = (0, 0), palette: torch.Tensor | None = None, snap: bool = True
+    ) -> torch.Tensor:
         """The network as an image filter: (B, 3, H, W) in [0, 1] -> the same size in [0, 1], for any H and W of at
         least 2 * size_multiple (reflection padding up to the stride's multiple, cropped after). This is what the
         ONNX export contains; `stylize` adds tiling, tiny images, strength and colour options around it. `origin`
-        places a tile in its whole image (see `noise_like`)."""
+        places a tile in its whole image (see `noise_like`), `palette` gives a tile its whole image's palette
+        (`palette_of`)."""
         height, width = photo.shape[-2:]
         x = (photo.float() * 2 - 1).to(next(self.parameters()).dtype)  # scaled in float32, then the network's dtype
         x = F.pad(x, (0, -width % self.size_multiple, 0, -height % self.size_multiple), mode="reflect")
-        return ((self(x, origin)[..., :height, :width].float() + 1) / 2).clamp(0, 1)
+        if palette is not None:
+            palette = palette.to(x) * 2 - 1
+        return ((self(x, origin, palette=palette, snap=snap)[..., :height, :width].float() + 1) / 2).clamp(0, 1)
+
+    def palette_of(self, photo: torch.Tensor) -> torch.Tensor | None:
+        """The palette (B, palette_colors, 3) in [0, 1] this model snaps a whole photo (B, 3, H, W) in [0, 1] to,
+        chosen from its output on the photo fitted into PALETTE_SIDE pixels: the tiles of a large photo share it, and
+        a photo that fits gets exactly the palette of an untiled pass. None for a model without a palette."""
+        if not self.palette_colors:
+            return None
+        from ..inference import fit_tensor
+
+        with torch.no_grad():
+            return kmeans_palette(self.forward_image(fit_tensor(photo.float(), PALETTE_SIDE), snap=False), self.palette_colors)
 
     def stylize(
         self,

@@ -131,6 +131,13 @@ class FinetuneConfig(TrainingConfig):
         "random); a base with fewer gets zero-weighted ones added, which leave its output unchanged until trained",
         minimum=0,
     )
+    palette_colors: int | None = option(
+        None,
+        "snap the output to this many colours, chosen per picture by k-means: flat fills and hard steps, as a cartoon "
+        "or a poster has (the cartoon teacher uses 12); 0 turns a base's snap off; such models do not export to ONNX "
+        "(default: the base's; the built-ins have none)",
+        minimum=0,
+    )
     from_scratch: bool = option(False, "use only the base's architecture, not its weights (an ablation; worse results)")
     style_space: str = option(
         "discriminator",
@@ -181,6 +188,11 @@ class FinetuneConfig(TrainingConfig):
         0.0, "the edge-statistics term: how flat and how sharp the exemplars are (a cartoon's fills and outlines)"
     )
     steps: int = option(200, "optimisation steps", minimum=1)  # from builtin:any, 200 scored as well as 400 or better
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.palette_colors == 1:
+            raise ValueError("--palette-colors 1: one colour draws nothing; give 0 (no snap) or at least 2")
 
 
 @dataclass(kw_only=True)
