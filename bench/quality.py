@@ -42,7 +42,7 @@ from stylegan_hub.models import StyleGenerator
 from stylegan_hub.models.perceptual import RandomFilterBank
 from stylegan_hub.training import finetune
 from stylegan_hub.training.config import DEFAULT_BASE, PRETRAINED_BASE, FinetuneConfig
-from stylegan_hub.training.finetune import load_base
+from stylegan_hub.training.finetune import load_base, with_config_layout
 from stylegan_hub.training.run import make_optimizers
 
 REPO = Path(__file__).resolve().parent.parent
@@ -208,8 +208,7 @@ def train_paired(args: argparse.Namespace, task: Task, seed: int, changes: dict 
     settings = finetune_config(args, task, Path("unused"), seed, changes or {})
     torch.manual_seed(seed)
     generator, discriminator = load_base(settings.base)
-    if settings.palette_colors is not None:
-        generator = generator.with_palette_colors(settings.palette_colors)
+    generator = with_config_layout(generator, settings)
     generator.train()
     optimizer, _, scheduler = make_optimizers(generator, discriminator, settings)  # the discriminator's stays unused
     ema = EMAModel(generator.parameters(), decay=settings.ema_decay, use_ema_warmup=True)

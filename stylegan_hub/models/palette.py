@@ -33,7 +33,7 @@ def squared_distances(pixels: torch.Tensor, centres: torch.Tensor) -> torch.Tens
 
 @torch.no_grad()
 def kmeans_palette(images: torch.Tensor, colors: int) -> torch.Tensor:
-    """Images (B, 3, H, W) -> each one's k-means palette (B, colors, 3), darkest first, computed in float32."""
+    """Images (B, 3, H, W) -> each one's k-means palette (B, colors, 3), computed in float32."""
     grid = torch.nn.functional.interpolate(images.float(), size=(PALETTE_GRID, PALETTE_GRID), mode="nearest")
     pixels = grid.flatten(2).transpose(1, 2)  # (B, N, 3)
     luminance = pixels @ pixels.new_tensor(LUMINANCE)

@@ -41,6 +41,12 @@ def load_base(base: str) -> tuple[StyleGenerator, StyleDiscriminator]:
     return StyleGenerator.from_directory(directory), StyleDiscriminator.from_directory(directory / DISCRIMINATOR_SUBFOLDER)
 
 
+def with_config_layout(generator: StyleGenerator, config: FinetuneConfig) -> StyleGenerator:
+    """The base generator with the layout changes `config` asks for: noise inputs added, the palette snap set."""
+    generator = generator.with_noise_channels(max(config.noise_channels, generator.noise_channels))
+    return generator if config.palette_colors is None else generator.with_palette_colors(config.palette_colors)
+
+
 def main(config: FinetuneConfig, on_step: Callable[[TrainingRun, int, dict[str, float]], None] | None = None) -> Path:
     """Run the fine-tune described by `config`; returns the output directory, loadable with `from_pretrained`.
 
@@ -61,12 +67,10 @@ def main(config: FinetuneConfig, on_step: Callable[[TrainingRun, int, dict[str, 
 
     # Models: the generator trains; the discriminator keeps its lower blocks and is also the perceptual space.
     generator, discriminator = load_base(config.base)
-    generator = generator.with_noise_channels(max(config.noise_channels, generator.noise_channels))
+    generator = with_config_layout(generator, config)
     if hasattr(generator, "encoder"):  # a zero-shot base: start from the exemplars' style, only the rest is left to learn
         generator = generator.with_style(generator.style_code_of(style_images))
         generator.encoder.requires_grad_(False)  # unused once the code is read: DDP refuses parameters without gradients
-    if config.palette_colors is not None:
-        generator = generator.with_palette_colors(config.palette_colors)
     if config.from_scratch:  # the base's architecture with fresh weights: what pretraining buys, as an ablation
         generator = StyleGenerator(**generator._hub_mixin_config)
         discriminator = StyleDiscriminator(**discriminator._hub_mixin_config)
