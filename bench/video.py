@@ -1,7 +1,7 @@
 """The video benchmark: speed, temporal stability and memory of stylizing clips.
 
     python bench/video.py                       # all sections; writes docs/video.md tables to stdout and the strip image
-    python bench/video.py --sections stability  # one section (speed, stability, memory, strip)
+    python bench/video.py --sections stability  # one section (speed, stability, palette, memory, strip)
     python bench/video.py --device cuda --sections speed --sizes 1080p 4k   # on a GPU
 
 - speed: frames per second of `stylize_video` (decode, stylize, stabilise, encode) on a generated pan clip at 720p
@@ -13,6 +13,9 @@
   also with `--stability-work-side`) on each test clip (pan, zoom, moving object, hard cut; `stylegan_hub/video/clips.py`, encoded to H.264 first like real
   footage), and the style distance (`stylegan_hub.metrics.style_distance` to the oil teacher's renderings of the
   same frames) of stabilised over per-frame output: 1.0 = the style is as strong.
+- palette: a palette model (`--palette-model` snapping to `--palette-colors` colours) on the same clips, its
+  palette chosen per frame against one per shot (what `stylize_video` does), with and without stabilisation;
+  and docs/images/video-palette.jpg: the moving-object clip's frames and the change from the previous frame.
 - memory: peak RSS of `stylize_video` on 1080p clips of several lengths, each in a fresh process.
 - strip: docs/images/video-strip.jpg, frames of the moving-object clip: input, per-frame, stabilised.
 
@@ -137,6 +140,48 @@ def stability(model: str, frames: int, size: tuple[int, int], work_side: int) ->
     return rows
 
 
+def palette(model: str, colors: int, frames: int, size: tuple[int, int], picture: Path) -> list[dict]:
+    """Warping error of a palette model's output with a palette per frame (`FrameStylizer.stylize`) and per shot
+    (`FrameStylizer`), each without and with the stabiliser."""
+    from PIL import Image
+
+    from stylegan_hub import StyleGenerator
+    from stylegan_hub.metrics.temporal import TemporalMeter
+    from stylegan_hub.video import read_frames
+    from stylegan_hub.video.clips import CLIP_KINDS, make_clip
+    from stylegan_hub.video.stabilize import Stabilizer
+    from stylegan_hub.video.stylize import FrameStylizer
+
+    generator = StyleGenerator.from_pretrained(model).with_palette_colors(colors)
+    outputs = ("palette per frame", "palette per shot", "palette per frame, stabilised", "palette per shot, stabilised")
+    rows = []
+    with tempfile.TemporaryDirectory() as scratch:
+        for kind in CLIP_KINDS:
+            clip = make_clip(kind, Path(scratch) / f"{kind}.mp4", size=size, frames=frames)
+            meter, stabilizer = TemporalMeter(), Stabilizer()
+            per_shot, per_shot_steady = FrameStylizer(generator, stabilize=False), FrameStylizer(generator)
+            shown: list[list[np.ndarray]] = [[], [], [], [], []]
+            previous = None
+            for index, frame in enumerate(read_frames(clip)):
+                own = per_shot.stylize(frame)
+                shot = per_shot(frame) / 255
+                versions = dict(zip(outputs, (own, shot, stabilizer(frame, own.copy()), per_shot_steady(frame) / 255)))
+                meter.update(frame, versions)
+                if kind == "object" and index % 16 == 5:  # the still background shows the flicker: change from frame t-1
+                    change = [np.abs(version - before).max(-1, keepdims=True).repeat(3, -1) * 4 for version, before in zip((own, shot), previous)]
+                    for row, image in zip(shown, (frame / 255, own, shot, *change)):
+                        row.append((np.clip(image, 0, 1) * 255 + 0.5).astype(np.uint8))
+                previous = (own, shot)
+            results = meter.results()
+            row = {"clip": kind, "cuts": meter.cuts, **{name: results[name]["warping_error"] * 1e3 for name in outputs}}
+            rows.append(row)
+            print("palette", json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in row.items()}), flush=True)
+            if shown[0]:
+                Image.fromarray(np.concatenate([np.concatenate(row, 1) for row in shown], 0)).save(picture, quality=85)
+                print(f"palette strip: {picture}", flush=True)
+    return rows
+
+
 MEMORY_CHILD = """
 import resource, sys, tempfile, torch
 from pathlib import Path
@@ -195,13 +240,15 @@ def strip(model: str, output: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="builtin:oil")
-    parser.add_argument("--sections", nargs="+", default=["speed", "stability", "memory", "strip"])
+    parser.add_argument("--sections", nargs="+", default=["speed", "stability", "palette", "memory", "strip"])
     parser.add_argument("--sizes", nargs="+", default=["720p", "1080p"], choices=list(SIZES))
     parser.add_argument("--speed-frames", type=int, default=12)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--work-sides", type=int, nargs="*", default=[640, 480], help="work sides timed in the speed section")
     parser.add_argument("--stability-frames", type=int, default=48)
     parser.add_argument("--stability-work-side", type=int, default=240, help="work side also measured for stability")
+    parser.add_argument("--palette-model", default="builtin:cartoon")
+    parser.add_argument("--palette-colors", type=int, default=12)
     parser.add_argument("--memory-frames", type=int, nargs="+", default=[12, 48])
     parser.add_argument("--memory-tiles", nargs="+", default=["auto", "512"], help="tile sizes to measure (auto: as users run it)")
     parser.add_argument("--threads", type=int, default=2, help="torch threads (default: %(default)s)")
@@ -214,6 +261,9 @@ def main() -> None:
         results["speed"] = speed(args.model, args.sizes, args.speed_frames, args.rounds, args.device, args.work_sides)
     if "stability" in args.sections:
         results["stability"] = stability(args.model, args.stability_frames, (480, 270), args.stability_work_side)
+    if "palette" in args.sections:
+        picture = REPO / "docs" / "images" / "video-palette.jpg"
+        results["palette"] = palette(args.palette_model, args.palette_colors, args.stability_frames, (480, 270), picture)
     if "memory" in args.sections:
         results["memory"] = memory(args.model, args.memory_frames, args.threads, args.memory_tiles)
     if "strip" in args.sections:

@@ -241,14 +241,18 @@ def stylize_prepared(
     tile: int | None = None,
     work_side: int | None = None,
     refine: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
+    choose_palette: Callable[[torch.Tensor], torch.Tensor] | None = None,
 ) -> torch.Tensor:
     """`stylize_tensor` with a generator already made by `inference_generator`: for many calls in a row (the
     frames of a video), which then share one prepared copy of the model. `refine(photo, styled)` may change the
-    generator's output at the size the generator ran, before any upsampling (the video stabiliser)."""
+    generator's output at the size the generator ran, before any upsampling (the video stabiliser);
+    `choose_palette(photo)`, at that size, gives a palette model the palette to snap to instead of the photo's own
+    (a video's shot keeps one palette)."""
     if strength == 0:
         return photo.clone()
     small = fit_tensor(photo, work_side) if work_side is not None else photo
-    styled = run_generator_auto_tiled(generator, small, tile)
+    palette = choose_palette(small) if choose_palette is not None and generator.palette_colors else None
+    styled = run_generator_auto_tiled(generator, small, tile, palette)
     if refine is not None:
         styled = refine(small, styled)
     if small is not photo:
@@ -258,8 +262,11 @@ def stylize_prepared(
     return styled if strength == 1 else torch.lerp(photo, styled, strength)  # the blend costs a full-size pass
 
 
-def run_generator_auto_tiled(generator: "StyleGenerator", photo: torch.Tensor, tile: int | None) -> torch.Tensor:
-    """The generator's output for the whole photo, in tiles when `tile` asks for them or (None) the photo is large."""
+def run_generator_auto_tiled(
+    generator: "StyleGenerator", photo: torch.Tensor, tile: int | None, palette: torch.Tensor | None = None
+) -> torch.Tensor:
+    """The generator's output for the whole photo, in tiles when `tile` asks for them or (None) the photo is large;
+    a palette model snaps to `palette` when given, else to the photo's own (`StyleGenerator.palette_of`)."""
     height, width = photo.shape[-2:]
     overlap = 2 * generator.receptive_radius
     if tile is None:
@@ -268,9 +275,10 @@ def run_generator_auto_tiled(generator: "StyleGenerator", photo: torch.Tensor, t
         tile = max(AUTO_TILE_SIZE, 3 * overlap) if height * width > AUTO_TILE_PIXELS else 0
     tile_size = max(tile, 2 * overlap + generator.size_multiple) if tile else 0
     if tile_size and (height > tile_size or width > tile_size):
-        return run_generator_tiled(generator, photo, tile_size, overlap)
-    # A palette model chooses its palette at PALETTE_SIDE, so a large photo gets the same one tiled or not.
-    return run_generator(generator, photo, palette=generator.palette_of(photo) if max(height, width) > PALETTE_SIDE else None)
+        return run_generator_tiled(generator, photo, tile_size, overlap, palette)
+    if palette is None and max(height, width) > PALETTE_SIDE:  # chosen at PALETTE_SIDE: the same tiled or not
+        palette = generator.palette_of(photo)
+    return run_generator(generator, photo, palette=palette)
 
 
 def stylize(

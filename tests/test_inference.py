@@ -161,7 +161,7 @@ def test_automatic_tiles_grow_with_the_receptive_field(generator, monkeypatch):
 
     sizes = []
     original = inference.run_generator_tiled
-    monkeypatch.setattr(inference, "run_generator_tiled", lambda g, x, tile, overlap: sizes.append((tile, overlap)) or original(g, x, tile, overlap))
+    monkeypatch.setattr(inference, "run_generator_tiled", lambda g, x, tile, overlap, *palette: sizes.append((tile, overlap)) or original(g, x, tile, overlap, *palette))
     monkeypatch.setattr(inference, "AUTO_TILE_PIXELS", 100 * 100)
     monkeypatch.setattr(inference, "AUTO_TILE_SIZE", 100)
     generator.stylize(photo(400, 200))

@@ -26,13 +26,21 @@ class Stabilizer:
 
     def __call__(self, frame: np.ndarray, stylized: np.ndarray) -> np.ndarray:
         """`frame`: the input, uint8 (H, W, 3); `stylized`: float32 (H, W, 3) in [0, 1] -> float32 (H, W, 3)."""
+        return self.blend(stylized, self.track(frame))
+
+    def track(self, frame: np.ndarray) -> tuple[np.ndarray, np.ndarray, bool] | None:
+        """The motion from the previous frame to `frame` (`MotionTracker.update`), counting hard cuts."""
         motion = self.tracker.update(frame)
+        if motion is not None and motion[2]:
+            self.cuts += 1
+        return motion
+
+    def blend(self, stylized: np.ndarray, motion: tuple[np.ndarray, np.ndarray, bool] | None) -> np.ndarray:
+        """The stylized frame blended with the previous output along `motion` (what `track` found for this frame)."""
         output = stylized
         if motion is not None and self.previous is not None and self.previous.shape == stylized.shape:
             flow, mask, cut = motion
-            if cut:
-                self.cuts += 1
-            else:
+            if not cut:
                 warped = warp(self.previous, flow)
                 output = stylized + (self.weight * mask)[..., None] * (warped - stylized)
                 output = np.clip(output, 0, 1, out=output)
