@@ -70,6 +70,7 @@ ABLATIONS = {  # fine-tune variants: the settings that differ from the default f
     "luminance-content": dict(content_space="luminance"),  # content = the layout only, fine texture left to the style
     "edges": dict(content_space="luminance", edges_weight=2.0),  # + the exemplars' edge statistics (flat fills, outlines)
     "palette": dict(palette_colors=12),  # the output snapped to 12 colours chosen per picture (the cartoon teacher's count)
+    "lr-2e-4": dict(learning_rate=2e-4),  # the default steps at a lower learning rate (docs/benchmark-notes.md: loss spikes)
 }
 TRAJECTORY_STEPS = 8  # points on the SWD-vs-steps curve
 

@@ -166,6 +166,19 @@ def test_a_palette_model_draws_only_its_palette_one_palette_for_all_tiles_and_le
         StyleGenerator(palette_colors=1)
 
 
+def test_a_palette_is_chosen_among_the_colours_a_picture_can_show():
+    """Outputs beyond [-1, 1] are clipped when shown: a palette chosen from them would hold colours that clip to
+    the same one, and would differ from `palette_of`'s (the palette of a large picture's tiles)."""
+    generator = StyleGenerator(base_channels=4, num_res_blocks=1, residual_output=True, palette_colors=6).eval()
+    with torch.no_grad():
+        generator.head.bias += 0.8  # the output overshoots white
+        photo = torch.rand(1, 3, 64, 96)
+        styled = generator.forward_image(photo)
+        palette = generator.palette_of(photo)[0]
+    assert len(torch.unique(styled.flatten(2)[0].T, dim=0)) == 6
+    assert torch.allclose(torch.unique(styled.flatten(2)[0].T, dim=0), torch.unique(palette, dim=0), atol=1e-6)
+
+
 def test_unexpected_weight_is_rejected(tmp_path):
     from safetensors.torch import load_file, save_file
 

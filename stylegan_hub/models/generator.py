@@ -416,7 +416,9 @@ class StyleGenerator(HubModel, model_card_template=GENERATOR_CARD, **HUB_METADAT
         out = photo + self.head(h) if self.residual_output else self.head(h)
         if not self.palette_colors or not snap:
             return out
-        return snap_to_palette(out, kmeans_palette(out, self.palette_colors) if palette is None else palette)
+        if palette is None:  # chosen among the colours a picture can show, as `palette_of` chooses it
+            palette = kmeans_palette(out.detach().clamp(-1, 1), self.palette_colors)
+        return snap_to_palette(out, palette)
 
     def forward_image(
         self, photo: torch.Tensor, origin: tuple[int, int] = (0, 0), palette: torch.Tensor | None = None, snap: bool = True

@@ -71,6 +71,9 @@ def main(config: FinetuneConfig, on_step: Callable[[TrainingRun, int, dict[str, 
     if hasattr(generator, "encoder"):  # a zero-shot base: start from the exemplars' style, only the rest is left to learn
         generator = generator.with_style(generator.style_code_of(style_images))
         generator.encoder.requires_grad_(False)  # unused once the code is read: DDP refuses parameters without gradients
+        # With the code fixed, the modulation is a per-channel affine the convolutions already express; trained, its
+        # wide last layer moved all of them at once and the outputs blew up (docs/benchmark-notes.md).
+        generator.modulation.requires_grad_(False)
     if config.from_scratch:  # the base's architecture with fresh weights: what pretraining buys, as an ablation
         generator = StyleGenerator(**generator._hub_mixin_config)
         discriminator = StyleDiscriminator(**discriminator._hub_mixin_config)
