@@ -64,6 +64,7 @@ ABLATIONS = {  # fine-tune variants: the settings that differ from the default f
     "no-color-augment": dict(augment="translation,cutout"),
     "random-space": dict(style_space="random"),  # the style compared in the random filter bank
     "more-style": dict(style_weight=15.0),
+    "less-style": dict(style_weight=1.0),  # with one exemplar the style term is what hurts (docs/benchmark-notes.md)
     "nearest-random": dict(style_space="random", style_distance="nearest"),  # each output vector its nearest exemplar's
     "all-random": dict(style_space="random", content_space="random", style_distance="nearest"),
     "noise": dict(noise_channels=8),  # noise inputs the generator can draw texture from
