@@ -266,13 +266,17 @@ def test_stabilisation_removes_flicker_and_restarts_at_a_cut(generator, work_sid
 
 
 @pytest.mark.parametrize("stabilize", [False, True])
-def test_a_palette_model_keeps_each_shots_first_palette_until_the_cut(stabilize):
+def test_a_palette_model_keeps_each_shots_first_palette_until_the_cut(stabilize, monkeypatch):
     """Chosen per frame, the palette jumps between frames of one shot and its colours flicker. The model is the
     identity snapped to 6 colours (a residual output starts at the photo), so each frame's own palette is its own."""
     palette_model = StyleGenerator(base_channels=4, num_res_blocks=1, residual_output=True, palette_colors=6).eval()
     frames = list(clip_frames("cut", size=SIZE, frames=8))
     stylizer = FrameStylizer(palette_model, stabilize=stabilize, precision="float32")
+    chosen = []
+    palette_of = StyleGenerator.palette_of
+    monkeypatch.setattr(StyleGenerator, "palette_of", lambda self, photo: chosen.append(1) or palette_of(self, photo))
     styled = [stylizer(f) for f in frames]
+    monkeypatch.undo()
 
     def colours(image) -> set:
         return set(map(tuple, np.asarray(image).reshape(-1, 3)))
@@ -280,7 +284,7 @@ def test_a_palette_model_keeps_each_shots_first_palette_until_the_cut(stabilize)
     def own(frame: np.ndarray) -> np.ndarray:
         return np.asarray(palette_model.stylize(frame.copy(), precision="float32"))
 
-    assert stylizer.cuts == 1
+    assert stylizer.cuts == 1 and len(chosen) == 2  # one palette for each shot
     assert np.array_equal(styled[0], own(frames[0])) and np.array_equal(styled[4], own(frames[4]))  # nothing blended in
     if not stabilize:  # the blend mixes colours; without it every frame shows only its shot's first palette
         assert all(colours(s) <= colours(styled[0]) for s in styled[:4]) and all(colours(s) <= colours(styled[4]) for s in styled[4:])
