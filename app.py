@@ -51,11 +51,11 @@ GOOD_SET = (
     "**A good set:** 3–10 images that share one look (palette, strokes, texture), at least 256 px, without large "
     "borders or text. Variety of subjects helps; mixing different looks averages them."
 )
-# Measured on the quality benchmark's teacher styles (docs/zeroshot.md): with one exemplar, zero-shot scores 23.3 dB and
-# style distance 0.67 where a fine-tune on it scores 20.3 and 1.81, copying that picture's palette into every photo.
+# Measured on the quality benchmark's teacher styles (docs/benchmark-notes.md): with one exemplar, zero-shot scores 23.3 dB
+# and style distance 0.67, a fine-tune on it 22.1 and 0.79 (with one picture it has no style term and stays near that start).
 ONE_PICTURE = (
-    "**With a single picture**, dropping it as the style picture in the Stylize tab usually comes closer to its style "
-    "than a fine-tune, which copies that one picture's colours into every photo. "
+    "**With a single picture**, dropping it as the style picture in the Stylize tab usually comes a little closer to "
+    "its style: one picture teaches a fine-tune little beyond that, since its statistics are as much its subject as its style. "
 )
 YOURS = " (yours)"
 # Gradio 6 takes CSS at launch(). Gallery captions wrap instead of being cut ("builtin:cart…").

@@ -56,7 +56,7 @@ ABLATIONS = {  # fine-tune variants: the settings that differ from the default f
     "first-design": FIRST_DESIGN,  # Gram style and colour statistics of each batch, content on raw features
     "first-design+no-color": dict(FIRST_DESIGN, color_weight=0.0),
     "more-content": dict(content_weight=3.0),
-    "normalized-style": dict(style_features="normalized"),
+    "normalized-style": dict(style_features="normalized", style_weight=5.0),  # texture only, at the full weight
     "no-style": dict(style_weight=0.0),
     "no-color": dict(color_weight=0.0),
     "no-adversarial": dict(adversarial_weight=0.0),
@@ -71,6 +71,8 @@ ABLATIONS = {  # fine-tune variants: the settings that differ from the default f
     "luminance-content": dict(content_space="luminance"),  # content = the layout only, fine texture left to the style
     "edges": dict(content_space="luminance", edges_weight=2.0),  # + the exemplars' edge statistics (flat fills, outlines)
     "palette": dict(palette_colors=12),  # the output snapped to 12 colours chosen per picture (the cartoon teacher's count)
+    "photo-content": dict(content_target="photo"),  # content kept against the photo, not the start's rendering of it
+    "full-style": dict(style_weight=5.0),  # the full weight whatever the exemplar count (the default before 2026-12-06)
     "lr-2e-4": dict(learning_rate=2e-4),  # the default steps at a lower learning rate (docs/benchmark-notes.md: loss spikes)
 }
 TRAJECTORY_STEPS = 8  # points on the SWD-vs-steps curve
@@ -86,6 +88,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=list(METHODS))
     parser.add_argument("--full-methods-shots", nargs="+", type=int, default=[6], help="shots at which paired/scratch also run")
     parser.add_argument("--ablations", nargs="*", default=list(ABLATIONS), choices=list(ABLATIONS), help="at the largest shot count")
+    parser.add_argument("--texture-ablations", action="store_true", help="run the ablations on the texture styles too")
     parser.add_argument("--steps", type=int, default=None, help="fine-tune steps (default: the fine-tune's own default)")
     parser.add_argument("--resolution", type=int, default=None, help="fine-tune crop size (default: the fine-tune's own)")
     parser.add_argument("--base", default=None, help="base model (default: the fine-tune's default base)")
@@ -288,7 +291,7 @@ def plan(args: argparse.Namespace) -> list[tuple[str, str, int, str, int]]:
                 methods = [m for m in args.methods if kind == "teacher" or m != "paired"]
                 if shots not in args.full_methods_shots and kind == "teacher":
                     methods = [m for m in methods if m not in ("paired", "scratch")]
-                if shots == max(shot_counts) and kind == "teacher":
+                if shots == max(shot_counts) and (kind == "teacher" or args.texture_ablations):
                     methods += [f"ours:{name}" for name in args.ablations]
                 for method in methods:
                     for seed in range(1 if method in deterministic else args.seeds):

@@ -27,6 +27,14 @@ def test_recorded_command_names_the_base_even_at_the_default():
     assert f"--base {FinetuneConfig.base}" in command
 
 
+def test_the_default_style_weight_grows_with_the_exemplar_count():
+    """One picture's crop statistics are its content as much as its style: no style term with one, all of it from six."""
+    config = FinetuneConfig(style_images=["s"], output_dir="out")
+    weights = [config.style_weight_for(count) for count in (1, 2, 3, 6, 20)]
+    assert weights == [0.0, 1.0, 2.0, 5.0, 5.0]
+    assert config.replace(style_weight=3.0).style_weight_for(1) == 3.0  # a weight set is kept
+
+
 def test_config_round_trips_through_json_and_refuses_unknown_settings():
     config = PretrainConfig(output_dir="base", d_channels=[8, 16], train_data_dir=["a", "b"], steps=3)
     assert PretrainConfig.from_dict(json.loads(json.dumps(config.to_dict()))) == config

@@ -156,6 +156,9 @@ def first_step(tiny_base, grade_exemplars, tmp_path_factory):
     return run
 
 
+PHOTO_CONTENT = ("--content-target", "photo")  # against the base, the content term is zero at step 1 in any space
+
+
 @pytest.mark.parametrize(
     "design, switch, terms",
     [
@@ -163,12 +166,13 @@ def first_step(tiny_base, grade_exemplars, tmp_path_factory):
         (("--style-features", "normalized"), ("--style-space", "random"), {"style"}),  # the switches combine
         ((), ("--style-distance", "gram"), {"style", "color"}),
         (("--style-space", "random"), ("--style-distance", "nearest"), {"style"}),
-        ((), ("--content-space", "random"), {"content"}),
-        ((), ("--content-space", "luminance"), {"content"}),
+        (PHOTO_CONTENT, ("--content-space", "random"), {"content"}),
+        (PHOTO_CONTENT, ("--content-space", "luminance"), {"content"}),
         ((), ("--edges-weight", "2"), {"generator"}),  # the term joins the total only when weighted
-        ((), ("--content-features", "raw"), {"content"}),
+        (PHOTO_CONTENT, ("--content-features", "raw"), {"content"}),
         ((), ("--style-features", "normalized"), {"style"}),
         ((), ("--color-target", "batch"), {"color"}),
+        ((), PHOTO_CONTENT, {"content"}),
     ],
 )
 def test_loss_design_options_train(first_step, design, switch, terms):
@@ -178,6 +182,18 @@ def test_loss_design_options_train(first_step, design, switch, terms):
     for term in terms:
         assert after[term] != pytest.approx(before[term], rel=1e-3), term
     assert shlex.join(switch) in record["command"]
+
+
+def test_content_against_the_base_starts_at_zero(first_step):
+    """Before its first update the generator is the base, so its output is the base's rendering: nothing to correct."""
+    assert first_step()[0]["content"] == pytest.approx(0.0, abs=1e-6)
+    assert first_step(*PHOTO_CONTENT)[0]["content"] > 1e-3
+
+
+def test_the_style_weight_used_is_recorded(first_step):
+    """Three exemplars get the default's scaled weight, and the card's command says which, to reproduce the run."""
+    _, record = first_step()
+    assert record["arguments"]["style_weight"] == 2.0 and "--style-weight 2.0" in record["command"]
 
 
 def test_from_scratch_keeps_the_architecture_not_the_weights(tiny_base, tmp_path, grade_exemplars):

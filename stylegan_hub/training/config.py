@@ -28,6 +28,9 @@ FEATURE_SPACES = ("random", "discriminator")
 CONTENT_SPACES = (*FEATURE_SPACES, "luminance")
 FEATURE_KINDS = ("raw", "normalized")
 COLOR_TARGETS = ("batch", "palette")
+CONTENT_TARGETS = ("photo", "base")
+FULL_STYLE_WEIGHT, FULL_STYLE_EXEMPLARS = 5.0, 6
+"""The style term's default weight, and from how many exemplars on it applies in full (`FinetuneConfig.style_weight_for`)."""
 MIXED_PRECISIONS = ("no", "fp16", "bf16")
 PUBLISHING = "publishing"
 LOSS_DESIGN = "loss design"
@@ -173,6 +176,13 @@ class FinetuneConfig(TrainingConfig):
         choices=FEATURE_KINDS,
         group=LOSS_DESIGN,
     )
+    content_target: str = option(
+        "base",
+        "what the content term compares the output with: the base model's rendering of the photo, so a zero-shot base's "
+        "style (read from the exemplars) is kept and refined rather than pulled back to the photo, or the photo itself",
+        choices=CONTENT_TARGETS,
+        group=LOSS_DESIGN,
+    )
     color_target: str = option(
         "palette",
         "colour statistics to match: each batch's exemplar crops, or all exemplars' pixels",
@@ -180,7 +190,11 @@ class FinetuneConfig(TrainingConfig):
         group=LOSS_DESIGN,
     )
     content_weight: float = option(1.0, "")
-    style_weight: float = option(5.0, "")
+    style_weight: float | None = option(
+        None,
+        f"default: {FULL_STYLE_WEIGHT:g} with {FULL_STYLE_EXEMPLARS} or more style images, less with fewer and 0 with one: "
+        "the statistics of one picture's crops hold its content (its colours, how much sky) as much as its style",
+    )
     adversarial_weight: float = option(0.05, "")
     identity_weight: float = option(1.0, "")
     color_weight: float = option(1.0, "")
@@ -188,6 +202,14 @@ class FinetuneConfig(TrainingConfig):
         0.0, "the edge-statistics term: how flat and how sharp the exemplars are (a cartoon's fills and outlines)"
     )
     steps: int = option(200, "optimisation steps", minimum=1)  # from builtin:any, 200 scored as well as 400 or better
+
+    def style_weight_for(self, exemplar_count: int) -> float:
+        """The style term's weight when learning from `exemplar_count` images: the one set, or by default a share of
+        the full weight that grows from none with one image to all of it with six (docs/benchmark-notes.md)."""
+        if self.style_weight is not None:
+            return self.style_weight
+        share = min(max(exemplar_count - 1, 0), FULL_STYLE_EXEMPLARS - 1) / (FULL_STYLE_EXEMPLARS - 1)
+        return FULL_STYLE_WEIGHT * share
 
     def __post_init__(self) -> None:
         super().__post_init__()

@@ -54,12 +54,13 @@ def main(config: FinetuneConfig, on_step: Callable[[TrainingRun, int, dict[str, 
     """
     output_dir = Path(config.output_dir)
     augment = parse_policy(config.augment)
-    weights = LossWeights(**{name: getattr(config, f"{name}_weight") for name in vars(LossWeights())})
     accelerator = Accelerator(mixed_precision=config.mixed_precision, project_dir=str(output_dir))
     set_seed(config.seed, device_specific=True)  # each process draws different crops
 
     # Data: the user's exemplars (few, kept in memory) and content photos.
     style_images = list(ImageFolder(config.style_images))  # decoded once: crops and palette share them
+    config = config.replace(style_weight=config.style_weight_for(len(style_images)))  # recorded as used
+    weights = LossWeights(**{name: getattr(config, f"{name}_weight") for name in vars(LossWeights())})
     exemplars = RandomCrops(style_images, config.resolution, min_scale=0.35)
     exemplar_palette = palette(style_images).to(accelerator.device) if config.color_target == "palette" else None
     photo_set = ImageFolder(config.content_images) if config.content_images else sample_photos("train")
@@ -74,6 +75,8 @@ def main(config: FinetuneConfig, on_step: Callable[[TrainingRun, int, dict[str, 
         # With the code fixed, the modulation is a per-channel affine the convolutions already express; trained, its
         # wide last layer moved all of them at once and the outputs blew up (docs/benchmark-notes.md).
         generator.modulation.requires_grad_(False)
+    # The content target: the photo, or the start's own rendering of it (a frozen copy, taken before any step).
+    content_reference = frozen_copy(generator).to(accelerator.device) if config.content_target == "base" else None
     if config.from_scratch:  # the base's architecture with fresh weights: what pretraining buys, as an ablation
         generator = StyleGenerator(**generator._hub_mixin_config)
         discriminator = StyleDiscriminator(**discriminator._hub_mixin_config)
@@ -106,6 +109,7 @@ def main(config: FinetuneConfig, on_step: Callable[[TrainingRun, int, dict[str, 
             normalized_style=config.style_features == "normalized",
             style_net=bank if config.style_space == "random" else None,
             content_net=content_net,
+            content_reference=content_reference,
         )
         scheduler.step()
         run.end_step(step, losses)

@@ -9,7 +9,9 @@ are thrown away (zeroed before the discriminator's own step), so they need no al
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
+from typing import TypeVar
 
 import torch
 import torch.nn.functional as F
@@ -21,6 +23,8 @@ from ..losses import LossWeights
 from ..models import StyleDiscriminator
 from ..models.perceptual import LuminancePyramid, RandomFilterBank
 from .config import STYLE_DISTANCES
+
+ModelT = TypeVar("ModelT", bound=torch.nn.Module)
 
 
 @dataclass
@@ -56,11 +60,10 @@ def freeze_lower_blocks(discriminator: StyleDiscriminator, num_blocks: int) -> N
     discriminator.domain_head.requires_grad_(False)
 
 
-def frozen_copy(discriminator: StyleDiscriminator) -> StyleDiscriminator:
-    """A frozen snapshot of the pretrained discriminator: the fixed perceptual space of content and style losses."""
-    copy = StyleDiscriminator(**discriminator._hub_mixin_config).to(next(discriminator.parameters()).device)
-    copy.load_state_dict(discriminator.state_dict())
-    return copy.requires_grad_(False).eval()
+def frozen_copy(model: ModelT) -> ModelT:
+    """A frozen snapshot of a model as it starts: the discriminator as the fixed perceptual space of the content and
+    style losses, the generator as the fixed reference of the content term (`--content-target base`)."""
+    return copy.deepcopy(model).requires_grad_(False).eval()
 
 
 def finetune_step(
@@ -76,6 +79,7 @@ def finetune_step(
     normalized_style: bool = False,
     style_net: RandomFilterBank | None = None,
     content_net: RandomFilterBank | LuminancePyramid | None = None,
+    content_reference: torch.nn.Module | None = None,
 ) -> dict[str, float]:
     """Learn the exemplars' style: photos (B, 3, R, R) and exemplar crops (B, 3, R, R), both in [-1, 1].
 
@@ -87,7 +91,8 @@ def finetune_step(
     vector ("nearest", colours as whole distributions). `palette` (1, 3, N, 1) holds pixels of all
     exemplars: the colour target is then the whole set's palette, not just this batch's crops. `normalized_content`
     measures content on instance-normalised features, and `normalized_style` the style too (texture only). The
-    quality benchmark's ablations compare these choices.
+    quality benchmark's ablations compare these choices. With `content_reference` (the frozen base generator) the
+    content target is its rendering of the photos instead of the photos themselves.
     """
     if style_distance not in STYLE_DISTANCES:
         raise ValueError(f"style_distance must be one of {STYLE_DISTANCES}, got {style_distance!r}")
@@ -95,15 +100,17 @@ def finetune_step(
     with accelerator.autocast():
         # One pass over photos and exemplars: the exemplars' outputs feed the identity loss.
         output, exemplar_output = models.generator(torch.cat([photos, exemplars])).chunk(2)
+        with torch.no_grad():  # what the output's content is compared with
+            reference = photos if content_reference is None else content_reference(photos)
         if content_net is None or style_net is None:  # one pass through the discriminator serves both terms
             output_features = feature_net.features(output)
         if content_net is None:
             with torch.no_grad():
-                photo_content = [feature_net.features(photos)[i] for i in content_layers]
+                reference_content = [feature_net.features(reference)[i] for i in content_layers]
             output_content = [output_features[i] for i in content_layers]
         else:
             with torch.no_grad():
-                photo_content = content_net.features(photos)
+                reference_content = content_net.features(reference)
             output_content = content_net.features(output)
         if style_net is None:
             with torch.no_grad():
@@ -125,7 +132,7 @@ def finetune_step(
             style = distance(style_output, style_target)
             color = losses.color_distribution_loss(output, color_target)
         terms = {
-            "content": losses.content_loss(output_content, photo_content, normalized_content),
+            "content": losses.content_loss(output_content, reference_content, normalized_content),
             "style": style,
             "color": color,
             "identity": losses.identity_loss(exemplar_output, exemplars),
