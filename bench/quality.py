@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image
+from report_quality import DETERMINISTIC, write_report
 
 from stylegan_hub.artwork import ARTWORK_FILTERS, apply_artwork
 from stylegan_hub.baselines import optimize_transfer, reinhard_transfer
@@ -284,7 +285,6 @@ def save_picture(root: Path, task: Task, method: str, apply: Filter | None, side
 def plan(args: argparse.Namespace) -> list[tuple[str, str, int, str, int]]:
     """Every (kind, style, shots, method, seed) to run, cheapest first within a style."""
     cases = []
-    deterministic = {"identity", "reinhard", "gatys", "zeroshot"}
     for kind, styles, shot_counts in (("teacher", args.styles, args.shots), ("texture", args.textures, [1])):
         for style in styles:
             for shots in shot_counts:
@@ -294,7 +294,7 @@ def plan(args: argparse.Namespace) -> list[tuple[str, str, int, str, int]]:
                 if shots == max(shot_counts) and (kind == "teacher" or args.texture_ablations):
                     methods += [f"ours:{name}" for name in args.ablations]
                 for method in methods:
-                    for seed in range(1 if method in deterministic else args.seeds):
+                    for seed in range(1 if method in DETERMINISTIC else args.seeds):
                         cases.append((kind, style, shots, method, seed))
     return cases
 
@@ -357,8 +357,6 @@ def main(args: argparse.Namespace) -> int:
     root.mkdir(parents=True, exist_ok=True)
     if not args.report_only:
         run_all(args, root)
-    from report_quality import write_report
-
     results = load_results(root / "results.jsonl")
     if not results:
         print(f"no results in {root / 'results.jsonl'}; run without --report-only first", file=sys.stderr)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 import re
 import statistics
+from collections import defaultdict
 from pathlib import Path
 
 from PIL import Image
@@ -76,6 +77,7 @@ def mean_over(summary: dict, styles: list[str], shots: int, method: str, name: s
 
 
 PAIRED_BEFORE = {"oil": 29.50, "sketch": 17.96, "cartoon": 21.14, "grade": 25.73}  # the paired model before the redesign
+DETERMINISTIC = frozenset({"identity", "reinhard", "gatys", "zeroshot"})  # the same output at every seed: run once
 TEACHER_CEILING = {"oil": 36.0, "sketch": 21.0, "cartoon": 30.0, "grade": 26.0}  # what a deterministic model can reach
 
 
@@ -370,7 +372,12 @@ def write_report(summary: dict, results: dict, root: Path, docs: Path, readme: P
     shots = sorted({c for (k, _, c, _) in summary if k == "teacher"})
     methods = sorted({m for (*_, m) in summary}, key=lambda m: (m.startswith("ours:"), list(LABELS).index(m) if m in LABELS else 0, m))
     main_methods = [m for m in methods if not m.startswith("ours:")]
-    seeds = max(len({seed for (k, s, c, m, seed) in results if m == "ours"}), 1)
+    seeds_per_run = defaultdict(set)  # learned methods only: the others are deterministic and run once
+    for kind, style, count, method, seed in results:
+        if method not in DETERMINISTIC:
+            seeds_per_run[(kind, style, count, method)].add(seed)
+    seed_counts = sorted({len(seeds) for seeds in seeds_per_run.values()}) or [1]
+    seeds = "–".join(map(str, sorted({seed_counts[0], seed_counts[-1]})))
     images = docs / "images"
     images.mkdir(parents=True, exist_ok=True)
     most = max(shots) if shots else 1

@@ -54,6 +54,12 @@ def test_benchmark_runs_every_method_resumes_and_writes_the_report(tiny_base, ti
     assert quality.main(quality.parse_args(argv)) == 0  # everything measured already: nothing runs again
     assert "0 to go" in capsys.readouterr().out
     assert len((tmp_path / "bench" / "results.jsonl").read_text().splitlines()) == len(records)
+    assert "1 seed(s) per learned method" in (tmp_path / "docs" / "benchmark.md").read_text()
+
+    with (tmp_path / "bench" / "results.jsonl").open("a") as log:  # a second seed of ours only: the header says so
+        log.write(json.dumps({**ours, "seed": 1}) + "\n")
+    assert quality.main(quality.parse_args([*argv, "--report-only"])) == 0
+    assert "1–2 seed(s) per learned method" in (tmp_path / "docs" / "benchmark.md").read_text()
 
 
 @pytest.mark.parametrize("bad", [["--shots", "9"], ["--shots", "0"], ["--seeds", "0"]])
