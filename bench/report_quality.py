@@ -376,8 +376,8 @@ def write_report(summary: dict, results: dict, root: Path, docs: Path, readme: P
     for kind, style, count, method, seed in results:
         if method not in DETERMINISTIC:
             seeds_per_run[(kind, style, count, method)].add(seed)
-    seed_counts = sorted({len(seeds) for seeds in seeds_per_run.values()}) or [1]
-    seeds = "–".join(map(str, sorted({seed_counts[0], seed_counts[-1]})))
+    counts = [len(seeds) for seeds in seeds_per_run.values()] or [1]
+    seeds = str(min(counts)) if min(counts) == max(counts) else f"{min(counts)}–{max(counts)}"
     images = docs / "images"
     images.mkdir(parents=True, exist_ok=True)
     most = max(shots) if shots else 1

@@ -62,6 +62,14 @@ def test_benchmark_runs_every_method_resumes_and_writes_the_report(tiny_base, ti
     assert "1–2 seed(s) per learned method" in (tmp_path / "docs" / "benchmark.md").read_text()
 
 
+def test_ablations_run_on_the_texture_styles_only_when_asked():
+    argv = ["--styles", "grade", "--textures", "brick", "--shots", "1", "6", "--methods", "identity", "--ablations", "no-style"]
+    for extra, texture_ablation in (([], False), (["--texture-ablations"], True)):
+        cases = quality.plan(quality.parse_args([*argv, *extra]))
+        assert ("teacher", "grade", 6, "ours:no-style", 0) in cases and ("teacher", "grade", 1, "ours:no-style", 0) not in cases
+        assert (("texture", "brick", 1, "ours:no-style", 0) in cases) == texture_ablation
+
+
 @pytest.mark.parametrize("bad", [["--shots", "9"], ["--shots", "0"], ["--seeds", "0"]])
 def test_impossible_plans_are_refused_with_the_valid_range(bad, capsys):
     with pytest.raises(SystemExit):
