@@ -26,6 +26,7 @@ import gradio as gr  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from stylegan_hub.catalog import listed_styles, load_style, style_thumbnail  # noqa: E402
+from stylegan_hub.data import ImageFolder, before_after_pairs  # noqa: E402
 from stylegan_hub.errors import ImageTooLargeError, StyleGanHubError  # noqa: E402
 from stylegan_hub.images import load_image, save_image  # noqa: E402
 from stylegan_hub.inference import stylize  # noqa: E402
@@ -33,7 +34,7 @@ from stylegan_hub.mixing import mix_styles  # noqa: E402
 from stylegan_hub.models import builtin_names  # noqa: E402
 from stylegan_hub.models.hub import is_namespaced_repo_id  # noqa: E402
 from stylegan_hub.names import ZERO_SHOT_MODEL  # noqa: E402
-from stylegan_hub.training.config import DEFAULT_BASE, FinetuneConfig  # noqa: E402
+from stylegan_hub.training.config import DEFAULT_BASE, FINETUNE_STEPS, PAIRED_STEPS, FinetuneConfig  # noqa: E402
 from stylegan_hub.training.hub import push_model_dir  # noqa: E402
 from stylegan_hub.training.job import FinetuneJob, measure_seconds_per_step  # noqa: E402
 
@@ -46,7 +47,8 @@ PREVIEW_SIDE = 512
 MAX_STYLE_IMAGES = 20
 TRAIN_RESOLUTION, TRAIN_BATCH = 128, 4
 FLAT_COLORS = 12  # the palette of "Flat colours": the cartoon teacher's count (docs/benchmark-notes.md)
-PRESETS = {"Quick": 100, "Balanced": 200, "Long": 400}  # from builtin:any, 200 scored as well as 400 (docs/zeroshot.md)
+PRESETS = {"Quick": 100, "Balanced": FINETUNE_STEPS, "Long": 400}  # from builtin:any, 200 scored as well as 400 (docs/zeroshot.md)
+PAIRED_STEP_SHARE = 1 / 3  # a paired step's time against an unpaired one's (600 paired steps 68–79 s, 200 unpaired ~80 s)
 GOOD_SET = (
     "**A good set:** 3–10 images that share one look (palette, strokes, texture), at least 256 px, without large "
     "borders or text. Variety of subjects helps; mixing different looks averages them."
@@ -56,6 +58,15 @@ GOOD_SET = (
 ONE_PICTURE = (
     "**With a single picture**, dropping it as the style picture in the Stylize tab usually comes a little closer to "
     "its style: one picture teaches a fine-tune little beyond that, since its statistics are as much its subject as its style. "
+)
+# Measured on the quality benchmark's teacher styles, 6 pairs, 600 steps (docs/benchmark-notes.md): 25.19 dB against
+# 23.38 for a fine-tune on the styled pictures alone; the colours and a vignette above all.
+PAIRS = (
+    "If your style images are edits of your own photos (a colour grade, a filter, a painting over a photo), add those "
+    "photos here under the same file names: the fine-tune then learns what your edit does to each photo, and "
+    "reproduces it more exactly than from the styled pictures alone (its colours above all). A step with pairs takes "
+    f"about a third of the time, so the steps go up to {PAIRED_STEPS}: a change tied to the place in the frame (a "
+    "vignette) is learned late."
 )
 YOURS = " (yours)"
 # Gradio 6 takes CSS at launch(). Gallery captions wrap instead of being cut ("builtin:cart…").
@@ -282,8 +293,9 @@ def calibration_in_progress() -> threading.Thread | None:
         return _calibration_thread
 
 
-def estimate(steps: float):
-    """The fine-tune's expected duration; while this machine's speed is being measured it says so, then updates."""
+def estimate(steps: float, originals: list[str] | None = None):
+    """The fine-tune's expected duration; while this machine's speed is being measured it says so, then updates.
+    With before/after pairs a step takes about a third of the measured (unpaired) one."""
     measuring = calibration_in_progress()
     if measuring is not None:
         yield f"{int(steps)} steps — measuring this machine's speed…"
@@ -293,8 +305,16 @@ def estimate(steps: float):
         reason = _calibration.get("error", "it is taking too long")
         yield f"{int(steps)} steps — this machine's speed could not be measured ({reason}); it is measured again on the next change"
         return
+    if originals:
+        seconds *= PAIRED_STEP_SHARE
     total = seconds * steps + 10  # + loading and saving
-    yield f"{int(steps)} steps ≈ **{total / 60:.1f} min** on this machine ({seconds:.2f} s per step, measured)"
+    measured = "a third of the unpaired step measured" if originals else "measured"
+    yield f"{int(steps)} steps ≈ **{total / 60:.1f} min** on this machine ({seconds:.2f} s per step, {measured})"
+
+
+def steps_for_pairs(originals: list[str] | None):
+    """The steps slider follows the kind of fine-tune: more, cheaper steps with before/after pairs."""
+    return PAIRED_STEPS if originals else FINETUNE_STEPS
 
 
 def show_uploads(files: list[str] | None):
@@ -338,20 +358,18 @@ def cancel_finetune(request: gr.Request) -> None:
         job.cancel()
 
 
-def start_finetune(files: list[str] | None, base: str, steps: float, name: str, flat: bool, own: dict, request: gr.Request):
-    """Stream the fine-tune: progress, a live preview on a fixed photo, and at the end (finished or cancelled) the
-    updated style gallery. `flat` snaps the style's colours to a palette chosen per picture (cartoons, posters)."""
-    files = files or []
-    if not 1 <= len(files) <= MAX_STYLE_IMAGES:
-        raise gr.Error(f"Upload between 1 and {MAX_STYLE_IMAGES} style images (got {len(files)}).")
-    name = slug(name, "my-style")
-    visitor = visitor_dir(request)
-    style_dir = visitor / "uploads" / name
-    shutil.rmtree(style_dir, ignore_errors=True)
-    style_dir.mkdir(parents=True)
+def save_uploads(files: list[str], folder: Path, by_name: bool) -> None:
+    """The visitor's pictures as PNGs in `folder`: numbered, or under their own names (before/after pairs are matched
+    by name). A picture that cannot be used is refused with its own name."""
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    stems = [slug(Path(path).stem, f"{index:02d}") for index, path in enumerate(files)]  # no hidden or odd names
+    repeated = sorted({stem for stem in stems if stems.count(stem) > 1})
+    if by_name and repeated:
+        raise gr.Error(f"Two uploads are named {', '.join(repeated)}: pairs are matched by name, so give each picture its own.")
     for index, path in enumerate(files):
         try:
-            save_image(load_image(path, max_pixels=MAX_PHOTO_PIXELS), style_dir / f"{index:02d}.png")
+            save_image(load_image(path, max_pixels=MAX_PHOTO_PIXELS), folder / f"{stems[index] if by_name else f'{index:02d}'}.png")
         except ImageTooLargeError as error:
             raise gr.Error(
                 f"{Path(path).name}: {megapixels(error.pixels)} megapixels is more than the {megapixels(error.max_pixels)} this "
@@ -360,6 +378,36 @@ def start_finetune(files: list[str] | None, base: str, steps: float, name: str, 
             ) from None
         except StyleGanHubError as error:
             raise user_error(error, path) from None
+
+
+def start_finetune(
+    files: list[str] | None,
+    base: str,
+    steps: float,
+    name: str,
+    flat: bool,
+    originals: list[str] | None = None,  # defaults: API clients written before pairs may leave them out
+    own: dict | None = None,
+    request: gr.Request | None = None,
+):
+    """Stream the fine-tune: progress, a live preview on a fixed photo, and at the end (finished or cancelled) the
+    updated style gallery. `flat` snaps the style's colours to a palette chosen per picture (cartoons, posters);
+    `originals`, the photos the style images were made from, turn it into learning that exact edit from the pairs."""
+    files, originals = files or [], originals or []
+    if not 1 <= len(files) <= MAX_STYLE_IMAGES:
+        raise gr.Error(f"Upload between 1 and {MAX_STYLE_IMAGES} style images (got {len(files)}).")
+    name = slug(name, "my-style")
+    visitor = visitor_dir(request)
+    style_dir, originals_dir = visitor / "uploads" / name, visitor / "uploads" / f"{name}-originals"
+    if len(originals) > MAX_STYLE_IMAGES:
+        raise gr.Error(f"Upload at most {MAX_STYLE_IMAGES} originals, one per style image (got {len(originals)}).")
+    save_uploads(files, style_dir, by_name=bool(originals))
+    if originals:
+        save_uploads(originals, originals_dir, by_name=True)
+        try:  # checked here so that a visitor hears at once which picture has no partner
+            before_after_pairs(ImageFolder(style_dir), ImageFolder(originals_dir))
+        except ValueError as error:  # named by the visitor's file names, never the server's folders
+            raise gr.Error(str(error).replace(str(visitor) + os.sep, ""), duration=None) from None
     output_dir = visitor / "styles" / name
     shutil.rmtree(output_dir, ignore_errors=True)
     config = FinetuneConfig(
@@ -370,6 +418,7 @@ def start_finetune(files: list[str] | None, base: str, steps: float, name: str, 
         resolution=TRAIN_RESOLUTION,
         batch_size=TRAIN_BATCH,
         palette_colors=FLAT_COLORS if flat else None,
+        original_images=[str(originals_dir)] if originals else None,
     )
     job = FinetuneJob(config, preview_photo=load_image(EXAMPLES[-1]).resize((256, 192)), preview_every=10).start()
     _running[visitor] = job
@@ -390,7 +439,7 @@ def start_finetune(files: list[str] | None, base: str, steps: float, name: str, 
         return  # their folder is deleted once the job has stopped: nothing to show to no one
     if status.state == "failed":  # the visitor's folder is a server path: named by what is in it
         raise gr.Error(f"Fine-tuning failed: {(status.error or '').replace(str(visitor) + os.sep, '')}", duration=None)
-    own = {**own, name + YOURS: str(status.output_dir)}
+    own = {**(own or {}), name + YOURS: str(status.output_dir)}
     yield progress_html(status), status.preview, gallery_items(own), own, name + YOURS
 
 
@@ -630,6 +679,14 @@ def build_app() -> gr.Blocks:
                     files = gr.File(file_count="multiple", file_types=["image"], label="Your style images (1–20)", elem_id="style-files")
                     uploads = gr.Gallery(label="Your set", columns=6, height=160, allow_preview=False, elem_id="uploads")
                     advice = gr.Markdown(GOOD_SET)
+                    with gr.Accordion("Before/after pairs: learn one exact edit", open=False):
+                        originals = gr.File(
+                            file_count="multiple",
+                            file_types=["image"],
+                            label="The original photos (optional): each with its style image's file name",
+                            elem_id="original-files",
+                        )
+                        gr.Markdown(PAIRS)
                     with gr.Row():
                         base = gr.Dropdown(builtin_names(), value=DEFAULT_BASE, label="Start from", elem_id="base")
                         name = gr.Textbox(value="my-style", label="Name", elem_id="style-name")
@@ -671,12 +728,13 @@ def build_app() -> gr.Blocks:
         files.change(show_uploads, files, [uploads, advice], api_name=False)
         for button, count in zip(preset_buttons, PRESETS.values()):
             button.click(lambda count=count: count, None, steps, api_name=False)
-        steps.change(estimate, steps, eta, api_name=False, concurrency_limit=None)
+        steps.change(estimate, [steps, originals], eta, api_name=False, concurrency_limit=None)
+        originals.change(steps_for_pairs, originals, steps, api_name=False)
         cancellable(  # Cancel is active only while a fine-tune runs
             start.click,
             cancel,
             start_finetune,
-            [files, base, steps, name, flat, own],
+            [files, base, steps, name, flat, originals, own],
             [progress, preview, gallery, own, style],
             api_name="finetune",
             concurrency_id="train",
@@ -685,7 +743,7 @@ def build_app() -> gr.Blocks:
         )
         cancel.click(cancel_finetune, None, None, api_name="cancel")
         push.click(push_style, [repo, token, private, to_push, own], [pushed, token], api_name="push", show_progress_on=[pushed])
-        demo.load(estimate, steps, eta, api_name=False, concurrency_limit=None)
+        demo.load(estimate, [steps, originals], eta, api_name=False, concurrency_limit=None)
         demo.unload(forget_visitor)
         own.change(push_choices, own, to_push, api_name=False, queue=False)  # the push list follows the visitor's styles
     return demo

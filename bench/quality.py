@@ -8,8 +8,9 @@ Teacher styles (the filters in `stylegan_hub.artwork`) give a ground truth: the 
 teacher(train photo) for the first 1, 3 or 6 train photos (unpaired, few-shot) and is scored by PSNR/SSIM of
 model(held-out photo) against teacher(held-out photo). Texture styles (scikit-image's brick, grass, gravel) have no
 ground truth and are scored by SWD to the texture and content kept. Baselines run on the same data in the same run:
-the photo itself, Reinhard colour transfer, Gatys-style per-photo optimisation in the same feature space, our
-generator trained on the *paired* ground truth (what unpaired learning can approach), the fine-tune from scratch
+the photo itself, Reinhard colour transfer, Gatys-style per-photo optimisation in the same feature space, the
+fine-tune given the exemplars' own photos as before/after pairs (`--original-images`: the *paired* bound, what
+unpaired learning can approach), the fine-tune from scratch
 (what pretraining buys), the fine-tune from the general base instead of the zero-shot model (what that start buys) and
 ablations of the fine-tune. Every run's scores are appended to results.jsonl as it ends,
 so an interrupted benchmark resumes where it stopped.
@@ -35,7 +36,7 @@ from report_quality import DETERMINISTIC, write_report
 
 from stylegan_hub.artwork import ARTWORK_FILTERS, apply_artwork
 from stylegan_hub.baselines import optimize_transfer, reinhard_transfer
-from stylegan_hub.data import HELDOUT_PHOTOS, TRAIN_PHOTOS, RandomCrops, sample_photo
+from stylegan_hub.data import HELDOUT_PHOTOS, TRAIN_PHOTOS, sample_photo
 from stylegan_hub.inference import pil_to_tensor, stylize, tensor_to_pil
 from stylegan_hub.metrics import evaluate_outputs
 from stylegan_hub.metrics.report import fit_image
@@ -43,8 +44,7 @@ from stylegan_hub.models import StyleGenerator
 from stylegan_hub.models.perceptual import RandomFilterBank
 from stylegan_hub.training import finetune
 from stylegan_hub.training.config import DEFAULT_BASE, PRETRAINED_BASE, FinetuneConfig
-from stylegan_hub.training.finetune import load_base, with_config_layout
-from stylegan_hub.training.run import make_optimizers
+from stylegan_hub.training.finetune import load_base
 
 REPO = Path(__file__).resolve().parent.parent
 TEXTURES = ("brick", "grass", "gravel")
@@ -145,11 +145,24 @@ def exemplar_dir(root: Path, kind: str, style: str, shots: int, side: int) -> Pa
     return folder
 
 
+def originals_dir(root: Path, shots: int, side: int) -> Path:
+    """The photos the teacher exemplars were made from, under the exemplars' file names: the paired fine-tune's pairs."""
+    folder = root / "exemplars" / f"originals-{shots}-{side}px"
+    if not folder.is_dir():
+        staging = folder.with_suffix(".tmp")
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir(parents=True)
+        for name, photo in zip(TRAIN_PHOTOS, teacher_photos(shots, side)):
+            photo.save(staging / f"{name}.png")
+        staging.rename(folder)
+    return folder
+
+
 class Task:
     """One style at one exemplar count: the exemplars, the held-out photos and (for teachers) their ground truth."""
 
     def __init__(self, root: Path, kind: str, style: str, shots: int, eval_side: int):
-        self.kind, self.style, self.shots = kind, style, shots
+        self.root, self.kind, self.style, self.shots = root, kind, style, shots
         self.exemplar_dir = exemplar_dir(root, kind, style, shots, eval_side)
         self.photos = [fit_image(sample_photo(name), eval_side) for name in HELDOUT_PHOTOS]
         self.photo_tensors = [pil_to_tensor(photo) for photo in self.photos]
@@ -179,7 +192,7 @@ def outputs_of(generator: StyleGenerator, task: Task) -> list[torch.Tensor]:
 def run_finetune(args: argparse.Namespace, task: Task, output_dir: Path, seed: int, changes: dict) -> tuple[StyleGenerator, list]:
     """The fine-tune exactly as users run it; returns the model and its SWD/PSNR on the held-out photos along the way."""
     config = finetune_config(args, task, output_dir, seed, changes)
-    checkpoints = set(np.linspace(0, config.steps, TRAJECTORY_STEPS + 1).round().astype(int)[1:])
+    checkpoints = set(np.linspace(0, config.steps_to_run, TRAJECTORY_STEPS + 1).round().astype(int)[1:])
     trajectory = []
 
     def on_step(run, step, losses):
@@ -191,46 +204,6 @@ def run_finetune(args: argparse.Namespace, task: Task, output_dir: Path, seed: i
     finetune.main(config, on_step=on_step)
     shutil.rmtree(output_dir / "checkpoints", ignore_errors=True)
     return StyleGenerator.from_pretrained(str(output_dir)), trajectory
-
-
-class PairedCrops(RandomCrops):
-    """Random crops taken at the same place of a photo and its ground truth (6 channels: photo, target)."""
-
-    def __init__(self, photos: list[Image.Image], targets: list[Image.Image], resolution: int):
-        super().__init__(photos, resolution)
-        self.targets = targets
-
-    def _decode(self, index: int) -> torch.Tensor:
-        photo, target = self.images[index], self.targets[index]
-        return torch.cat([torch.from_numpy(np.array(image)).permute(2, 0, 1) for image in (photo, target)])
-
-
-def train_paired(args: argparse.Namespace, task: Task, seed: int, changes: dict | None = None) -> StyleGenerator:
-    """The upper bound: the fine-tune's generator, base, steps, crops, optimiser, schedule, clipping and EMA, but an L1
-    loss on (photo, teacher(photo)) pairs of the same train photos, so it is told exactly what the style does.
-    `changes` are fine-tune settings (an ablation's); those of the generator's layout apply here too."""
-    from diffusers.training_utils import EMAModel
-
-    settings = finetune_config(args, task, Path("unused"), seed, changes or {})
-    torch.manual_seed(seed)
-    generator, discriminator = load_base(settings.base)
-    generator = with_config_layout(generator, settings)
-    generator.train()
-    optimizer, _, scheduler = make_optimizers(generator, discriminator, settings)  # the discriminator's stays unused
-    ema = EMAModel(generator.parameters(), decay=settings.ema_decay, use_ema_warmup=True)
-    photos = teacher_photos(task.shots, args.eval_side)
-    crops = PairedCrops(photos, [apply_artwork(task.style, photo) for photo in photos], settings.resolution)
-    for _ in range(settings.steps):
-        batch = crops.sample(settings.batch_size)[0]
-        loss = torch.nn.functional.l1_loss(generator(batch[:, :3]), batch[:, 3:])
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(generator.parameters(), settings.max_grad_norm)
-        optimizer.step()
-        scheduler.step()
-        ema.step(generator.parameters())
-    ema.copy_to(generator.parameters())
-    return generator.eval()
 
 
 Filter = Callable[[torch.Tensor], torch.Tensor]
@@ -249,14 +222,13 @@ def run_method(args: argparse.Namespace, task: Task, method: str, seed: int, wor
         _, discriminator = load_base(args.base or DEFAULT_BASE)
         outputs = [optimize_transfer(photo, task.exemplars, discriminator, RandomFilterBank(), steps=args.gatys_steps) for photo in photos]
         return outputs, [], None
-    if method == "paired":
-        generator = train_paired(args, task, seed)
-        return outputs_of(generator, task), [], as_filter(generator)
     if method == "zeroshot":  # the exemplars' style as the encoder reads it, no training
         zero_shot = StyleGenerator.from_pretrained(args.zero_shot_model)
         generator = zero_shot.with_style(zero_shot.style_code_of(sorted(task.exemplar_dir.iterdir())))
         return outputs_of(generator, task), [], as_filter(generator)
     changes = ABLATIONS.get(method.removeprefix("ours:"), {})
+    if method == "paired":  # the upper bound: the fine-tune told exactly what the style does, by the exemplars' own photos
+        changes = {"original_images": [str(originals_dir(task.root, task.shots, args.eval_side))]}
     if method in ("scratch", "from-base"):
         changes = dict(from_scratch=True) if method == "scratch" else dict(base=args.pretrained_base)
     generator, trajectory = run_finetune(args, task, workdir, seed, changes)

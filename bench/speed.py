@@ -394,7 +394,7 @@ def main(args: argparse.Namespace) -> int:
     guided, plain, photo_name = work_side_check(args.model, args.work_side_photo)
     step = finetune_seconds_per_step(args.finetune_steps)
     code_seconds = style_code_seconds(ZERO_SHOT_MODEL, args.repeats)
-    default_steps = FinetuneConfig.__dataclass_fields__["steps"].default
+    default_steps = FinetuneConfig(style_images=["-"], output_dir="-").steps_to_run  # from style images alone
 
     labels = [size_label(*shape) for shape in shapes] + ([] if args.no_4k else ["4K"])
     lines = [

@@ -124,7 +124,9 @@ class RandomCrops:
     """Random square crops of a set of images, rescaled to `resolution`, flipped at random.
 
     Crops cover between `min_scale` and all of the image's shorter side, so the network sees textures at several
-    scales. Images are decoded once and kept downscaled to `max_side` (a bounded cache for large datasets).
+    scales. With `positions`, each crop carries two more channels: the row and column in [-1, 1] of every pixel in
+    its whole image (what a generator with `position_inputs` sees). Images are decoded once and kept downscaled to
+    `max_side` (a bounded cache for large datasets).
     Randomness uses torch's global generator, which Accelerate checkpoints, so a resumed run draws the same crops.
     """
 
@@ -136,12 +138,14 @@ class RandomCrops:
         min_scale: float = 0.5,
         max_side: int = 768,
         cache_size: int = 512,
+        positions: bool = False,
     ):
         if len(images) == 0:
             raise ValueError("no training images")
         if resolution < 8:
             raise ValueError(f"resolution must be at least 8 pixels, got {resolution}")
         self.images, self.resolution, self.min_scale, self.max_side = images, resolution, min_scale, max_side
+        self.positions = positions
         self._tensor = functools.lru_cache(maxsize=cache_size)(self._decode)
 
     def __len__(self) -> int:
@@ -155,22 +159,77 @@ class RandomCrops:
         return torch.from_numpy(np.array(image.convert("RGB"))).permute(2, 0, 1).contiguous()  # (3, H, W) uint8
 
     def crop(self, index: int) -> torch.Tensor:
-        """One random crop of image `index`: (3, resolution, resolution) in [-1, 1]."""
+        """One random crop of image `index`: (C, resolution, resolution) in [-1, 1], C = the image's channels (3)
+        and, with `positions`, 2 more."""
         image = self._tensor(index)
         height, width = image.shape[-2:]
         side = max(1, round(min(height, width) * (self.min_scale + (1 - self.min_scale) * torch.rand(()).item())))
         top = int(torch.randint(0, height - side + 1, ()))
         left = int(torch.randint(0, width - side + 1, ()))
         patch = image[:, top : top + side, left : left + side].float().unsqueeze(0) / 127.5 - 1
+        if self.positions:  # resized and flipped with the pixels, so each keeps the place it came from
+            rows = (torch.arange(top, top + side) + 0.5) / height * 2 - 1
+            cols = (torch.arange(left, left + side) + 0.5) / width * 2 - 1
+            grid = torch.stack([rows[:, None].expand(side, side), cols[None, :].expand(side, side)])
+            patch = torch.cat([patch, grid.unsqueeze(0)], dim=1)
         patch = F.interpolate(patch, size=(self.resolution,) * 2, mode="bilinear", antialias=True, align_corners=False)
         if torch.rand(()) < 0.5:
             patch = patch.flip(-1)
         return patch[0].clamp(-1, 1)
 
     def sample(self, batch_size: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """A batch (B, 3, R, R) in [-1, 1] and the index of the image each crop came from."""
+        """A batch (B, C, R, R) in [-1, 1] (C as `crop` gives) and the index of the image each crop came from."""
         indices = torch.randint(0, len(self.images), (batch_size,))
         return torch.stack([self.crop(int(i)) for i in indices]), indices
+
+
+ASPECT_TOLERANCE = 0.02
+"""How far a style image's aspect ratio may be from its original's (an export rounded to other pixels) before the
+pair is refused as two different pictures."""
+
+
+def before_after_pairs(style_images: ImageFolder, originals: ImageFolder) -> tuple[list[Image.Image], list[Image.Image]]:
+    """The (original, styled) pictures of a paired fine-tune, matched by file name without extension (`beach.jpg`
+    edited into `beach.png`); each original is resized to its styled picture's size, so the same crop of both shows
+    the same place. Raises ValueError naming the files without a partner, or a pair of different shapes."""
+    stems = {Path(path).stem: index for index, path in enumerate(originals.paths)}
+    unmatched = [Path(path).name for path in style_images.paths if Path(path).stem not in stems]
+    if unmatched:
+        raise ValueError(
+            f"no original for {', '.join(unmatched)}: give each style image's original photo the same file name "
+            f"(extension aside); the originals are {', '.join(Path(path).name for path in originals.paths)}"
+        )
+    befores, afters = [], []
+    for index, path in enumerate(style_images.paths):
+        after, before = style_images[index], originals[stems[Path(path).stem]]
+        if abs(np.log(after.width / after.height) - np.log(before.width / before.height)) > ASPECT_TOLERANCE:
+            raise ValueError(
+                f"{Path(path).name} is {after.width}x{after.height} but its original "
+                f"{Path(originals.paths[stems[Path(path).stem]]).name} is {before.width}x{before.height}: "
+                "a pair must show the same picture, uncropped"
+            )
+        befores.append(before.resize(after.size, Image.Resampling.LANCZOS) if before.size != after.size else before)
+        afters.append(after)
+    return befores, afters
+
+
+class PairedCrops(RandomCrops):
+    """Random crops taken at the same place, scale and flip of an original and its styled version: `sample` gives
+    (B, 6, R, R), the original's channels first (then the positions, with `positions`)."""
+
+    def __init__(self, originals: Sequence[Image.Image], styled: Sequence[Image.Image], resolution: int, **kwargs):
+        if len(originals) != len(styled):
+            raise ValueError(f"{len(originals)} originals for {len(styled)} styled images: give one of each per pair")
+        super().__init__(originals, resolution, **kwargs)
+        self.styled = styled
+
+    def _decode(self, index: int) -> torch.Tensor:
+        original, styled = self.images[index], self.styled[index]
+        if max(original.size) > self.max_side:  # both the same size (`before_after_pairs`): shrunk alike
+            original, styled = original.copy(), styled.copy()
+            original.thumbnail((self.max_side, self.max_side), Image.Resampling.LANCZOS)
+            styled = styled.resize(original.size, Image.Resampling.LANCZOS)
+        return torch.cat([torch.from_numpy(np.array(image.convert("RGB"))).permute(2, 0, 1) for image in (original, styled)])
 
 
 def palette(images: Sequence[Image.Image], max_side: int = 128) -> torch.Tensor:

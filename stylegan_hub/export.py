@@ -146,7 +146,9 @@ def export_onnx(generator: StyleGenerator, path: str | os.PathLike, *, int8: boo
     """Write `generator` as an ONNX model at `path` (int8: statically quantised), checked against PyTorch.
 
     Raises StyleGanHubError when the exported model does not reproduce PyTorch (float32: within
-    FLOAT32_TOLERANCE; int8: at least INT8_MIN_PSNR dB); the file is then not left behind.
+    FLOAT32_TOLERANCE; int8: at least INT8_MIN_PSNR dB); the file is then not left behind. A model with position
+    inputs (learned from before/after pairs) takes its input as the whole picture: run it tile by tile and each tile
+    gets a vignette of its own.
     """
     path = Path(path)
     if path.suffix != ".onnx":

@@ -130,17 +130,22 @@ def inference_generator(generator: "StyleGenerator", precision: str = "auto") ->
 
 @torch.inference_mode()  # no autograd graph: tiles of a 4K image must not keep each other's activations alive
 def run_generator(
-    generator: "StyleGenerator", photo: torch.Tensor, origin: tuple[int, int] = (0, 0), palette: torch.Tensor | None = None
+    generator: "StyleGenerator",
+    photo: torch.Tensor,
+    origin: tuple[int, int] = (0, 0),
+    palette: torch.Tensor | None = None,
+    frame: tuple[int, int] | None = None,
 ) -> torch.Tensor:
     """(B, 3, H, W) in [0, 1] of any H, W -> generator output in [0, 1], same size, on the photo's device; `origin`
-    is the photo's top-left pixel in the whole image when it is a tile, `palette` the whole image's palette."""
+    is the photo's top-left pixel in the whole image when it is a tile, `frame` that image's height and width,
+    `palette` its palette."""
     height, width = photo.shape[-2:]
     x = photo.to(next(generator.parameters()).device).contiguous(memory_format=torch.channels_last)
     # The network's reflection padding needs 2 pixels at its lowest resolution: tiny images repeat their edge.
     minimum = 2 * generator.size_multiple
     if height < minimum or width < minimum:
         x = F.pad(x, (0, max(minimum - width, 0), 0, max(minimum - height, 0)), mode="replicate")
-    y = generator.forward_image(x, origin, palette)[..., :height, :width]
+    y = generator.forward_image(x, origin, palette, frame=frame or (height, width))[..., :height, :width]
     return y.float().to(photo.device)
 
 
@@ -186,7 +191,7 @@ def run_generator_tiled(
             # The last tile of a row or column runs to the image's edge.
             bottom = height if top == rows[-1] else top + tile
             right = width if left == cols[-1] else left + tile
-            result = run_generator(generator, photo[..., top:bottom, left:right], (top, left), palette).cpu()
+            result = run_generator(generator, photo[..., top:bottom, left:right], (top, left), palette, (height, width)).cpu()
             # Neighbouring tiles overlap by at least `overlap` pixels; each fades out over that band.
             ramp_h = _ramp(bottom - top, overlap, top > 0, bottom < height)
             ramp_w = _ramp(right - left, overlap, left > 0, right < width)

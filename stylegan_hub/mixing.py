@@ -34,9 +34,12 @@ def mix_styles(styles: Mapping[str | StyleGenerator, float]) -> StyleGenerator:
             raise StyleGanHubError(
                 f"{name}: has no style code, so it cannot be mixed; mix styles fine-tuned from builtin:any (stylegan-hub finetune --base builtin:any)"
             )
-    # A style fine-tuned with noise inputs still mixes with its base: the others get them too, with zero weights.
+    # A style fine-tuned with noise or position inputs (from pairs) still mixes with its base: the others get them too,
+    # with zero weights.
     noise_channels = max(model.noise_channels for _, model in models)
     models = [(name, model.with_noise_channels(noise_channels)) for name, model in models]
+    if any(model.position_inputs for _, model in models):
+        models = [(name, model.with_position_inputs()) for name, model in models]
     first_name, first = models[0]
     for name, model in models:
         if model._hub_mixin_config != first._hub_mixin_config:

@@ -141,6 +141,32 @@ def test_flat_colours_fine_tune_a_style_that_draws_only_a_few_colours(client, ph
     assert colours[1] <= 12 < colours[0]
 
 
+def test_before_after_pairs_fine_tune_the_exact_edit_and_unmatched_names_are_refused(client, app_module, tmp_path):
+    from gradio_client import handle_file
+    from gradio_client.exceptions import AppError
+
+    from stylegan_hub.artwork import apply_artwork
+    from stylegan_hub.data import sample_photos
+
+    styled, originals = [], []
+    for name, photo in zip(("harbour", "rocket"), sample_photos("train")[:2]):
+        photo.thumbnail((160, 160))
+        photo.save(tmp_path / f"{name}.jpg", quality=95)
+        apply_artwork("grade", photo).save(tmp_path / f"{name}.png")
+        originals.append(handle_file(str(tmp_path / f"{name}.jpg")))
+        styled.append(handle_file(str(tmp_path / f"{name}.png")))
+    *_, (progress, _, _, chosen) = client.submit(styled, "builtin:base", 20, "my-edit", False, originals, api_name="/finetune")
+    assert 'data-state="done"' in progress and chosen == "my-edit (yours)"
+    (card,) = (app_module.DATA_DIR / "visitors").glob("*/styles/my-edit/README.md")
+    assert "from 2 before/after pair(s)" in card.read_text()
+    with pytest.raises(AppError) as refused:
+        client.predict(styled, "builtin:base", 20, "unmatched", False, originals[:1], api_name="/finetune")
+    message = str(refused.value)
+    assert "no original for rocket.png" in message and str(app_module.DATA_DIR) not in message
+    with pytest.raises(AppError, match="at most 20 originals"):
+        client.predict(styled, "builtin:base", 20, "too-many", False, originals * 11, api_name="/finetune")
+
+
 def test_cancel_stops_training_and_keeps_the_style(client, app_module, tmp_path):
     import json
 
@@ -209,6 +235,9 @@ def test_estimate_updates_once_measured_and_retries_a_failed_measurement(app_mod
     assert "measuring" in second[0] and "0.50 s per step, measured" in second[-1] and "1.0 min" in second[-1]
     assert list(app_module.estimate(200)) == ["200 steps ≈ **1.8 min** on this machine (0.50 s per step, measured)"]
     assert len(tries) == 2
+    # Before/after pairs: the slider goes to their default, and a paired step costs a third of the measured one.
+    assert app_module.steps_for_pairs(["beach.jpg"]) == 600 and app_module.steps_for_pairs(None) == 200
+    assert list(app_module.estimate(600, ["beach.jpg"]))[-1].startswith("600 steps ≈ **1.8 min**")
 
 
 # ---- What a newcomer tripped over (issue 15) -------------------------------------------------------------------

@@ -39,7 +39,7 @@ def test_benchmark_runs_every_method_resumes_and_writes_the_report(tiny_base, ti
     assert "check" in capsys.readouterr().out
 
     report = (tmp_path / "docs" / "benchmark.md").read_text()
-    assert "## The bar" in report and "paired upper bound" in report and "ours, gram" in report and "brick" in report
+    assert "## The bar" in report and "ours from before/after pairs (the paired bound)" in report and "ours, gram" in report and "brick" in report
     assert "zero-shot (builtin:any, no training)" in report and "ours from builtin:base" in report
     zero_shot, photo = (next(r for r in records if r["method"] == m and r["kind"] == "teacher") for m in ("zeroshot", "identity"))
     assert zero_shot["metrics"]["psnr"] != photo["metrics"]["psnr"]  # the exemplars' style was drawn

@@ -52,6 +52,7 @@ def test_config_round_trips_through_json_and_refuses_unknown_settings():
         (dict(style_images=[]), "--style-images: give one or more values"),
         (dict(palette_colors=1), "--palette-colors 1: one colour draws nothing"),
         (dict(palette_colors=-2), "--palette-colors -2: must be at least 0"),
+        (dict(original_images=["before"], content_images=["photos"]), "--original-images and --content-images: give one"),
     ],
 )
 def test_bad_settings_name_the_option(changes, message):

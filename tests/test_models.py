@@ -18,7 +18,7 @@ from stylegan_hub.models.hub import builtin_names
 @pytest.mark.parametrize(
     "cls, kwargs",
     [
-        (StyleGenerator, dict(base_channels=8, num_downsamples=3, num_res_blocks=2, padding_mode="zeros", decoder_blocks=1, noise_channels=2, style_dim=4, encoder_channels=4, residual_output=True, palette_colors=3)),
+        (StyleGenerator, dict(base_channels=8, num_downsamples=3, num_res_blocks=2, padding_mode="zeros", decoder_blocks=1, noise_channels=2, style_dim=4, encoder_channels=4, residual_output=True, palette_colors=3, position_inputs=True)),
         (StyleDiscriminator, dict(channels=[8, 16, 16], num_domains=3)),
     ],
 )
@@ -323,3 +323,38 @@ def test_builtin_cards_show_metrics_that_reproduce(tmp_path, monkeypatch):
     monkeypatch.setattr(make_builtins, "BUILTIN_DIR", tmp_path)
     make_builtins.write_metrics("grade")
     assert json.loads((tmp_path / "grade" / "metrics.json").read_text()) == figures
+
+
+def test_position_inputs_see_the_place_in_the_whole_picture_and_tiles_agree():
+    """A flat grey photo stays flat without position inputs; with them the output can change across the frame (a
+    vignette), and a tiled run gives every tile the whole picture's positions, so it matches the untiled one."""
+    from stylegan_hub.inference import run_generator, run_generator_tiled
+
+    grey = torch.full((1, 3, 72, 96), 0.5)
+    outputs = {}
+    for position_inputs in (False, True):
+        torch.manual_seed(0)
+        model = StyleGenerator(base_channels=4, num_res_blocks=1, position_inputs=position_inputs).eval()
+        torch.nn.init.normal_(model.stem.weight, std=0.3)
+        outputs[position_inputs] = run_generator(model, grey)
+    spread = {key: output.std(dim=(-2, -1)).max() for key, output in outputs.items()}  # across the frame, per channel
+    assert spread[False] < 1e-5 < 1e-3 < spread[True]
+    tiled = run_generator_tiled(model, grey, tile=64, overlap=24)
+    assert (tiled - outputs[True]).abs().max() < 2e-3
+    left_half = run_generator(model, grey[..., :48], frame=(72, 96))  # a tile, placed in its picture
+    assert not torch.allclose(left_half, run_generator(model, grey[..., :48]), atol=1e-3)
+
+
+def test_adding_position_inputs_keeps_the_output_and_noise_goes_before_them(tmp_path):
+    torch.manual_seed(0)
+    model = StyleGenerator(base_channels=4, num_res_blocks=1).eval()
+    photo = torch.rand(1, 3, 32, 40) * 2 - 1
+    with torch.no_grad():
+        expected = model(photo)
+        placed = model.with_position_inputs()
+        assert placed.position_inputs and placed.stem.in_channels == 5 and torch.allclose(placed(photo), expected, atol=1e-6)
+        torch.nn.init.normal_(placed.stem.weight[:, 3:])  # the positions now matter
+        noisy = placed.with_noise_channels(2)  # noise maps are inserted before the position maps, with zero weights
+        assert noisy.stem.in_channels == 7 and torch.allclose(noisy(photo), placed(photo), atol=1e-6)
+    placed.save_pretrained(tmp_path)
+    assert StyleGenerator.from_pretrained(tmp_path).position_inputs

@@ -1,6 +1,7 @@
 import json
 import os
 import shlex
+import shutil
 import socket
 import subprocess
 import sys
@@ -226,6 +227,48 @@ def test_a_fine_tune_with_a_palette_snaps_its_colours_and_keeps_the_base_otherwi
     assert len(torch.unique(styled.flatten(2)[0].T, dim=0)) <= 6
     unchanged = finetune.main(tiny_args(grade_exemplars, output, tmp_path / "again", "--steps", "1"))
     assert StyleGenerator.from_pretrained(unchanged).palette_colors == 6  # the base's snap, unless asked otherwise
+
+
+
+def test_a_fine_tune_from_before_after_pairs_learns_the_change_itself(tiny_any, tmp_path):
+    """With the originals given, the objective is L1 to the styled pictures (no style statistics), the loss falls, the
+    zero-shot base's modulation trains with it (it stays frozen without pairs), the model gains position inputs and the
+    card says what it learned from."""
+    rng = np.random.default_rng(0)
+    for folder in ("originals", "styled"):
+        (tmp_path / folder).mkdir()
+    for name in ("beach", "city"):
+        original = rng.integers(0, 256, (40, 48, 3), dtype=np.uint8)
+        Image.fromarray(original).save(tmp_path / "originals" / f"{name}.jpg", quality=100)
+        Image.fromarray(255 - original).save(tmp_path / "styled" / f"{name}.png")  # the style: the negative
+    output = finetune.main(
+        tiny_args(tmp_path / "styled", tiny_any, tmp_path / "style", "--steps", "40", "--original-images", str(tmp_path / "originals"))
+    )
+    logged = [json.loads(line) for line in (output / "logs" / "losses.jsonl").read_text().splitlines()]
+    assert set(logged[0]) - {"step", "learning_rate"} == {"generator", "l1"}
+    assert np.mean([row["l1"] for row in logged[-5:]]) < 0.8 * logged[0]["l1"]
+    base, tuned = StyleGenerator.from_pretrained(tiny_any), StyleGenerator.from_pretrained(output)
+    assert not torch.equal(tuned.modulation[-1].weight, base.modulation[-1].weight)
+    assert tuned.position_inputs and tuned.stem.weight[:, 3:].abs().max() > 0  # it can learn where a change happens
+    assert "from 2 before/after pair(s)" in (output / "README.md").read_text()
+
+
+
+def test_an_unpaired_fine_tune_from_a_base_that_sees_positions_gives_its_crops_places(tiny_base, tmp_path, grade_exemplars, monkeypatch):
+    """A style learned from pairs has position inputs; fine-tuned further without pairs, every training pass must get
+    its crops' places in their pictures, never treat a crop as a whole picture."""
+    base = tmp_path / "placed-base"
+    shutil.copytree(tiny_base, base)
+    StyleGenerator.from_pretrained(tiny_base).with_position_inputs().save_pretrained(base)
+    computed = StyleGenerator.position_like
+
+    def only_for_whole_pictures(self, x, *args, **kwargs):
+        assert not self.training, "a training crop was given positions of its own"
+        return computed(self, x, *args, **kwargs)
+
+    monkeypatch.setattr(StyleGenerator, "position_like", only_for_whole_pictures)
+    output = finetune.main(tiny_args(grade_exemplars, base, tmp_path / "style", "--steps", "2"))
+    assert StyleGenerator.from_pretrained(output).position_inputs
 
 
 def test_bad_resume_and_base(tiny_base, tmp_path, grade_exemplars):

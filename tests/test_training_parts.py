@@ -1,13 +1,24 @@
 """Losses, augmentation, data and checkpoint bookkeeping: the pieces the training loops are made of."""
 
+from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from PIL import Image
 
 from stylegan_hub import losses
 from stylegan_hub.augment import diff_augment, parse_policy
-from stylegan_hub.data import HELDOUT_PHOTOS, TRAIN_PHOTOS, DatasetImages, ImageFolder, RandomCrops, sample_photos
+from stylegan_hub.data import (
+    HELDOUT_PHOTOS,
+    TRAIN_PHOTOS,
+    DatasetImages,
+    ImageFolder,
+    PairedCrops,
+    RandomCrops,
+    before_after_pairs,
+    sample_photos,
+)
 from stylegan_hub.training.checkpoint import checkpoint_dirs, resolve_resume
 
 
@@ -187,6 +198,60 @@ def test_random_crops_are_in_range_and_vary():
     assert torch.allclose(red[0], torch.ones(24, 24)) and torch.allclose(red[1], -torch.ones(24, 24))
     with pytest.raises(ValueError, match="no training images"):
         RandomCrops([], 24)
+
+
+def pair_folders(root, originals: dict, styled: dict):
+    """Two folders of pictures written from {file name: PIL image}: the originals and the styled versions."""
+    for folder, pictures in (("originals", originals), ("styled", styled)):
+        (root / folder).mkdir(parents=True)
+        for name, picture in pictures.items():
+            picture.save(root / folder / name)
+    return ImageFolder(root / "styled"), ImageFolder(root / "originals")
+
+
+def test_pairs_are_matched_by_name_and_the_original_takes_the_styled_size(tmp_path):
+    red, blue = Image.new("RGB", (60, 40), (255, 0, 0)), Image.new("RGB", (60, 40), (0, 0, 255))
+    styled, originals = pair_folders(
+        tmp_path, {"beach.jpg": red, "city.png": blue}, {"city.png": Image.new("RGB", (30, 20)), "beach.png": Image.new("RGB", (30, 20))}
+    )
+    befores, afters = before_after_pairs(styled, originals)
+    by_name = dict(zip((Path(path).stem for path in styled.paths), befores))
+    assert by_name["beach"].getpixel((5, 5))[0] > 200 and by_name["city"].getpixel((5, 5))[2] > 200  # by name, not order
+    assert [before.size for before in befores] == [after.size for after in afters] == [(30, 20), (30, 20)]
+
+
+def test_a_style_image_without_its_original_or_of_another_shape_is_named(tmp_path):
+    styled, originals = pair_folders(tmp_path / "unmatched", {"one.png": Image.new("RGB", (40, 30))}, {"two.png": Image.new("RGB", (40, 30))})
+    with pytest.raises(ValueError, match=r"no original for two\.png.*originals are one\.png"):
+        before_after_pairs(styled, originals)
+    styled, originals = pair_folders(tmp_path / "turned", {"one.png": Image.new("RGB", (40, 30))}, {"one.png": Image.new("RGB", (30, 40))})
+    with pytest.raises(ValueError, match=r"one\.png is 30x40 but its original one\.png is 40x30"):
+        before_after_pairs(styled, originals)
+
+
+def test_crops_with_positions_say_where_each_pixel_came_from():
+    """The picture's red is its column and its green its row; the position channels of any crop must agree."""
+    torch.manual_seed(0)
+    columns, rows = np.meshgrid(np.arange(256), np.arange(256))
+    picture = Image.fromarray(np.stack([columns, rows, np.zeros_like(rows)], axis=-1).astype(np.uint8))
+    batch, _ = RandomCrops([picture], 16, positions=True).sample(8)
+    assert batch.shape == (8, 5, 16, 16)
+    assert torch.allclose(batch[:, 3], batch[:, 1], atol=0.02) and torch.allclose(batch[:, 4], batch[:, 0], atol=0.02)
+
+
+def test_paired_crops_cut_both_pictures_at_the_same_place():
+    """The styled picture is the original inverted; every crop, at any place, scale and flip, must stay so."""
+    torch.manual_seed(0)
+    noise = Image.fromarray(np.random.default_rng(0).integers(0, 256, (40, 50, 3), dtype=np.uint8))
+    inverted = Image.fromarray(255 - np.array(noise))
+    batch, _ = PairedCrops([noise], [inverted], 16).sample(8)
+    assert batch.shape == (8, 6, 16, 16)
+    assert torch.allclose(batch[:, 3:], -batch[:, :3], atol=1e-5)
+    placed, _ = PairedCrops([noise], [inverted], 16, positions=True).sample(4)  # what a paired fine-tune slices
+    assert placed.shape == (4, 8, 16, 16) and torch.allclose(placed[:, 3:6], -placed[:, :3], atol=1e-5)
+    assert placed[:, 6:].abs().max() <= 1 and not torch.allclose(placed[:, 6], placed[:, 7])
+    with pytest.raises(ValueError, match="2 originals for 1 styled"):
+        PairedCrops([noise, noise], [inverted], 16)
 
 
 def test_bundled_photos_split_and_folders(tmp_path):

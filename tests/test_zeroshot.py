@@ -253,6 +253,8 @@ def test_mixing_interpolates_codes_and_weights():
     assert torch.equal(mix_styles({a: 1.0, b: 0.0}).style_code, a.style_code)
     noisy = a.with_noise_channels(2)  # a style fine-tuned with noise inputs still mixes with its base
     assert mix_styles({noisy: 0.5, b: 0.5}).noise_channels == 2
+    placed = a.with_position_inputs()  # and one from before/after pairs, which sees the place in the frame
+    assert mix_styles({placed: 0.5, noisy: 0.5}).position_inputs
 
 
 def test_stylize_draws_a_blend_of_styles_in_one_call():
@@ -351,7 +353,7 @@ def test_the_default_fine_tune_starts_from_the_zero_shot_model(tmp_path):
     exemplars.mkdir()
     picture(6, (40, 40)).save(exemplars / "6.png")
     config = finetune.parse_args(["--style-images", str(exemplars), "--output-dir", str(tmp_path / "style")])
-    assert config.steps == 200
+    assert config.steps_to_run == 200 and config.replace(original_images=["originals"]).steps_to_run == 600
     output = finetune.main(config.replace(steps=1, resolution=16, batch_size=2))
     zero_shot = StyleGenerator.from_pretrained("builtin:any")
     assert torch.allclose(StyleGenerator.from_pretrained(output).style_code, zero_shot.style_code_of(exemplars / "6.png"), atol=1e-6)

@@ -3,11 +3,13 @@
 Nothing is downloaded. The base is pretrained with `train/pretrain.py` on the corpus `train/build_corpus.py` builds
 from Debian's image packages, and the zero-shot model `any` with `train/pretrain_any.py` on the same corpus's photos
 (L1, then the distribution term).
-Two kinds of styles are then fine-tuned from the base with the fine-tune loop:
+Two kinds of styles are then fine-tuned with the fine-tune loop:
 
 - filter styles (oil, sketch, cartoon, grade): the exemplars are the photos scikit-image and scikit-learn ship,
-  painted by the project's own non-photorealistic filters (`stylegan_hub.artwork`), so their quality is measured
-  against the filter on held-out photos;
+  painted by the project's own non-photorealistic filters (`stylegan_hub.artwork`), so the pairs are free: oil,
+  sketch and grade continue the shipped style from those before/after pairs (`--original-images`), the cartoon is
+  learned from the painted photos alone (from pairs it lost its inked look); their quality is measured against the
+  filter on held-out photos;
 - artwork styles (painting, ink): the exemplars are real artwork that Debian packages ship, listed with their
   licences on each card.
 
@@ -118,7 +120,11 @@ STYLES = {**FILTER_STYLES, **{name: style.description for name, style in ARTWORK
 # The zero-shot model: L1 alone (6000 steps) draws the mean of a style's strokes; 1200 more steps with the per-image
 # distribution term draw marks (style distance with one exemplar 0.67 against 0.99, docs/zeroshot.md).
 ANY_DISTRIBUTION_ARGS = ["--distribution-weight", "1.0", "--steps", "1200", "--learning-rate", "3e-4", "--sample-every", "300", "--checkpointing-steps", "300"]
-FINETUNE_STEPS = 600  # the shipped styles start from builtin:base (PRETRAINED_BASE), as their cards record
+FINETUNE_STEPS = 600  # the styles learned without pairs start from builtin:base (PRETRAINED_BASE), as their cards record
+# Learned from before/after pairs (docs/benchmark-notes.md): PSNR against the filter 29.45, 19.01, 26.95 dB where the
+# unpaired styles had 24.74, 14.67, 22.84. The cartoon from pairs scored 21.21 dB against 19.48 but lost its dark
+# inked edges for a soft, warm photo (style distance 0.94 against 0.57), so it keeps its unpaired recipe.
+PAIRED_STYLES = ("oil", "sketch", "grade")
 SHIPPED = ["config.json", "model.safetensors", "README.md", "sample.png", TRAINING_RECORD, DISCRIMINATOR_SUBFOLDER]
 
 
@@ -190,14 +196,19 @@ def write_builtin_card(name: str, record: dict) -> None:
     write_model_card(BUILTIN_DIR / name, record, model_id=f"{BUILTIN_PREFIX}{name}")
 
 
+def filter_photos() -> list[Image.Image]:
+    """The photos a filter style learns from: every bundled train photo, fitted into 384 px."""
+    photos = sample_photos("train")
+    for photo in photos:
+        photo.thumbnail((384, 384), Image.Resampling.LANCZOS)
+    return photos
+
+
 def exemplar_images(name: str) -> list[Image.Image]:
-    """A filter style's exemplars: every bundled train photo, fitted into 384 px, painted by its filter; an artwork
-    style's: its files, fitted into 768 px."""
+    """A filter style's exemplars: the filter photos painted by its filter; an artwork style's: its files, fitted
+    into 768 px."""
     if name in FILTER_STYLES:
-        photos = sample_photos("train")
-        for photo in photos:
-            photo.thumbnail((384, 384), Image.Resampling.LANCZOS)
-        return [apply_artwork(name, photo) for photo in photos]
+        return [apply_artwork(name, photo) for photo in filter_photos()]
     style = ARTWORK_STYLES[name]
     missing = [path for path in style.files if not Path(path).is_file()]
     if missing:
@@ -216,9 +227,10 @@ def exemplar_record(name: str) -> dict:
     return {"exemplars": [{"name": Path(path).name, "source": f"{style.package}: {path}", "licence": style.licence} for path in style.files]}
 
 
-def make_exemplars(name: str, directory: Path) -> Path:
+def make_exemplars(name: str, directory: Path, originals: bool = False) -> Path:
+    """The style's exemplars as files, or with `originals` a filter style's unpainted photos under the same names."""
     directory.mkdir(parents=True, exist_ok=True)
-    for index, exemplar in enumerate(exemplar_images(name)):
+    for index, exemplar in enumerate(filter_photos() if originals else exemplar_images(name)):
         save_image(exemplar, directory / f"{name}-{index}.png")
     return directory
 
@@ -247,10 +259,18 @@ def main(args: argparse.Namespace) -> None:
         ship(trained, "any", f"python train/make_builtins.py --only any --corpus {args.corpus}")
     for name in [s for s in chosen if s not in ("base", "any")]:
         exemplars = make_exemplars(name, work / "exemplars" / name)
-        settings = {"base": PRETRAINED_BASE, "steps": FINETUNE_STEPS, **(dict(ARTWORK_STYLES[name].settings) if name in ARTWORK_STYLES else {})}
+        extra_record = exemplar_record(name)
+        if name in PAIRED_STYLES:  # the pairs are free: continue the shipped style with them (their default steps)
+            originals = make_exemplars(name, work / "originals" / name, originals=True)
+            settings = {"base": BUILTIN_PREFIX + name, "original_images": [str(originals)]}
+            previous = BUILTIN_DIR / name / TRAINING_RECORD
+            if previous.is_file():  # what the style it continues was made by
+                extra_record["continued_from"] = json.loads(previous.read_text())["command"]
+        else:
+            settings = {"base": PRETRAINED_BASE, "steps": FINETUNE_STEPS, **(dict(ARTWORK_STYLES[name].settings) if name in ARTWORK_STYLES else {})}
         config = FinetuneConfig(style_images=[str(exemplars)], output_dir=str(work / name), **settings)
         trained = finetune.main(config)
-        ship(trained, name, f"python train/make_builtins.py --only {name}", exemplar_record(name))
+        ship(trained, name, f"python train/make_builtins.py --only {name}", extra_record)
     styles_grid(REPO / "docs" / "images" / "builtin-styles.png")
 
 

@@ -3,7 +3,9 @@
 Layout (C = base_channels, N = num_downsamples, input H, W divisible by 2**N):
 
     noise     + noise_channels per-pixel noise maps beside the photo (B, 3 + noise_channels, H, W), optional
-    stem      3 + noise_channels -> C   (B, C, H, W)
+    position  + 2 maps of where each pixel is in the whole picture (row, column in [-1, 1]), optional: a change that
+              depends on the place in the frame, such as a vignette, can be drawn
+    stem      3 + noise_channels (+ 2) -> C   (B, C, H, W)
     down i    C*2**i -> C*2**(i+1), /2  (B, C*2**N, H/2**N, W/2**N) after N of them
     body      num_res_blocks residual blocks at the lowest resolution
     up i      x2 nearest + conv (computed at the low resolution), plus the encoder feature of the same size (additive skip),
@@ -18,6 +20,9 @@ Layout (C = base_channels, N = num_downsamples, input H, W divisible by 2**N):
 
 The noise inputs (as in StyleGAN and Ulyanov et al.'s texture networks) give a texture such as hatching a source
 of variation that is not in the photo: without them a fine-tune on hatching learns a tint (docs/benchmark-notes.md).
+
+The position maps are of the whole picture, not of the tile or crop at hand (`origin` and `frame` in `forward`), so
+tiling stays seamless; training crops bring their own (`stylegan_hub.data.RandomCrops(positions=True)`).
 
 There is no normalisation layer: instance/group norm would make each tile of a large image normalise differently
 and leave seams, while this network's output at a pixel depends only on its neighbourhood. The style code is one
@@ -139,7 +144,7 @@ class StyleGenerator(HubModel, model_card_template=GENERATOR_CARD, **HUB_METADAT
     width are multiples of `size_multiple`.
     """
 
-    added_config = {"decoder_blocks": 0, "noise_channels": 0, "style_dim": 0, "encoder_channels": 0, "residual_output": False, "palette_colors": 0}  # arguments added after models were published, with the value they had
+    added_config = {"decoder_blocks": 0, "noise_channels": 0, "style_dim": 0, "encoder_channels": 0, "residual_output": False, "palette_colors": 0, "position_inputs": False}  # arguments added after models were published, with the value they had
 
     def __init__(
         self,
@@ -153,6 +158,7 @@ class StyleGenerator(HubModel, model_card_template=GENERATOR_CARD, **HUB_METADAT
         encoder_channels: int = 0,
         residual_output: bool = False,
         palette_colors: int = 0,
+        position_inputs: bool = False,
     ):
         super().__init__()
         for name, value, low in (
@@ -167,8 +173,9 @@ class StyleGenerator(HubModel, model_card_template=GENERATOR_CARD, **HUB_METADAT
         ):
             if not isinstance(value, int) or isinstance(value, bool) or value < low:
                 raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
-        if not isinstance(residual_output, bool):
-            raise ValueError(f"residual_output must be true or false, got {residual_output!r}")
+        for name, value in (("residual_output", residual_output), ("position_inputs", position_inputs)):
+            if not isinstance(value, bool):
+                raise ValueError(f"{name} must be true or false, got {value!r}")
         if num_downsamples > 5:
             raise ValueError(f"num_downsamples must be at most 5, got {num_downsamples}")
         if padding_mode not in PADDING_MODES:
@@ -184,8 +191,9 @@ class StyleGenerator(HubModel, model_card_template=GENERATOR_CARD, **HUB_METADAT
         self.style_dim = style_dim
         self.residual_output = residual_output
         self.palette_colors = palette_colors
+        self.position_inputs = position_inputs
         widths = [base_channels * 2**i for i in range(num_downsamples + 1)]
-        self.stem = conv3x3(3 + noise_channels, widths[0], padding_mode)
+        self.stem = conv3x3(3 + noise_channels + 2 * position_inputs, widths[0], padding_mode)
         self.down = nn.ModuleList(conv3x3(widths[i], widths[i + 1], padding_mode, stride=2) for i in range(num_downsamples))
         self.body = nn.Sequential(*(ResidualBlock(widths[-1], padding_mode) for _ in range(num_res_blocks)))
         self.up = nn.ModuleList(UpBlock(widths[i + 1], widths[i], padding_mode, decoder_blocks) for i in reversed(range(num_downsamples)))
@@ -214,11 +222,22 @@ class StyleGenerator(HubModel, model_card_template=GENERATOR_CARD, **HUB_METADAT
             raise ValueError(f"noise_channels {noise_channels}: this model already has {self.noise_channels}")
         if noise_channels == self.noise_channels:
             return self
-        config = dict(self._hub_mixin_config, noise_channels=noise_channels)
-        widened = type(self)(**config).to(self.stem.weight)
+        return self._with_stem_inputs(dict(noise_channels=noise_channels), 3 + self.noise_channels, noise_channels - self.noise_channels)
+
+    def with_position_inputs(self) -> "StyleGenerator":
+        """This model seeing where each pixel is in the picture (`position_inputs`): the added inputs get zero
+        weights, so the output is unchanged until training finds a use for them (a vignette)."""
+        if self.position_inputs:
+            return self
+        return self._with_stem_inputs(dict(position_inputs=True), self.stem.in_channels, 2)
+
+    def _with_stem_inputs(self, changes: dict, index: int, count: int) -> "StyleGenerator":
+        """A copy with the layout `changes` that add `count` stem inputs at `index`, their weights zero."""
+        widened = type(self)(**dict(self._hub_mixin_config, **changes)).to(self.stem.weight)
         state = self.state_dict()
-        extra = noise_channels - self.noise_channels
-        state["stem.weight"] = torch.cat([state["stem.weight"], state["stem.weight"].new_zeros(self.stem.out_channels, extra, 3, 3)], dim=1)
+        weight = state["stem.weight"]
+        zeros = weight.new_zeros(self.stem.out_channels, count, 3, 3)
+        state["stem.weight"] = torch.cat([weight[:, :index], zeros, weight[:, index:]], dim=1)
         widened.load_state_dict(state)
         return widened.train(self.training)
 
@@ -286,6 +305,16 @@ class StyleGenerator(HubModel, model_card_template=GENERATOR_CARD, **HUB_METADAT
         cols = (torch.arange(width, device=x.device) + origin[1]) % NOISE_PERIOD
         field = self.noise_field.index_select(2, rows).index_select(3, cols)
         return field.to(x.dtype).expand(batch, -1, -1, -1)
+
+    def position_like(self, x: torch.Tensor, origin: tuple[int, int] = (0, 0), frame: tuple[int, int] | None = None) -> torch.Tensor:
+        """Row and column of every pixel of x in the whole picture, each in [-1, 1] (B, 2, H, W): `origin` is x's
+        top-left pixel in the picture and `frame` the picture's height and width (default: x is the whole picture)."""
+        batch, _, height, width = x.shape
+        frame_height, frame_width = frame or (height, width)
+        rows = (torch.arange(height, device=x.device, dtype=torch.float32) + origin[0] + 0.5) / frame_height * 2 - 1
+        cols = (torch.arange(width, device=x.device, dtype=torch.float32) + origin[1] + 0.5) / frame_width * 2 - 1
+        grid = torch.stack([rows[:, None].expand(height, width), cols[None, :].expand(height, width)])
+        return grid.to(x.dtype).expand(batch, -1, -1, -1)
 
     def encode_style(self, pictures: torch.Tensor) -> torch.Tensor:
         """Style pictures (B, 3, H, W) in [0, 1], any size -> one style code (1, style_dim): the mean of their codes,
@@ -377,8 +406,11 @@ class StyleGenerator(HubModel, model_card_template=GENERATOR_CARD, **HUB_METADAT
         style: torch.Tensor | None = None,
         palette: torch.Tensor | None = None,
         snap: bool = True,
+        frame: tuple[int, int] | None = None,
+        positions: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        # x: (B, 3, H, W) in [-1, 1], H and W multiples of size_multiple
+        # x: (B, 3, H, W) in [-1, 1], H and W multiples of size_multiple; `origin` and `frame` place it in its whole
+        # picture (a tile), or `positions` (B, 2, H, W) gives each pixel's place (training crops)
         # style: None (the model's style_code), codes (B, style_dim), or style pictures (B, 3, S, S) in [-1, 1]
         # fitted to ENCODER_SIDE, encoded here so that training under DDP sees one forward for both networks
         # palette (models with palette_colors): (B, palette_colors, 3) to snap to, else each output's own; snap=False
@@ -405,6 +437,8 @@ class StyleGenerator(HubModel, model_card_template=GENERATOR_CARD, **HUB_METADAT
         photo = x
         if self.noise_channels:
             x = torch.cat([x, self.noise_like(x, origin)], dim=1)  # (B, 3 + noise_channels, H, W)
+        if self.position_inputs:
+            x = torch.cat([x, (self.position_like(x, origin, frame) if positions is None else positions).to(x)], dim=1)
         h = modulate(F.leaky_relu(self.stem(x), 0.2))
         skips = []
         for down in self.down:
@@ -421,19 +455,25 @@ class StyleGenerator(HubModel, model_card_template=GENERATOR_CARD, **HUB_METADAT
         return snap_to_palette(out, palette)
 
     def forward_image(
-        self, photo: torch.Tensor, origin: tuple[int, int] = (0, 0), palette: torch.Tensor | None = None, snap: bool = True
+        self,
+        photo: torch.Tensor,
+        origin: tuple[int, int] = (0, 0),
+        palette: torch.Tensor | None = None,
+        snap: bool = True,
+        frame: tuple[int, int] | None = None,
     ) -> torch.Tensor:
         """The network as an image filter: (B, 3, H, W) in [0, 1] -> the same size in [0, 1], for any H and W of at
         least 2 * size_multiple (reflection padding up to the stride's multiple, cropped after). This is what the
         ONNX export contains; `stylize` adds tiling, tiny images, strength and colour options around it. `origin`
-        places a tile in its whole image (see `noise_like`), `palette` gives a tile its whole image's palette
-        (`palette_of`)."""
+        places a tile in its whole image (see `noise_like`) and `frame` is that image's height and width (default: the
+        photo is the whole image), `palette` gives a tile its whole image's palette (`palette_of`)."""
         height, width = photo.shape[-2:]
         x = (photo.float() * 2 - 1).to(next(self.parameters()).dtype)  # scaled in float32, then the network's dtype
         x = F.pad(x, (0, -width % self.size_multiple, 0, -height % self.size_multiple), mode="reflect")
         if palette is not None:
             palette = palette.to(x) * 2 - 1
-        return ((self(x, origin, palette=palette, snap=snap)[..., :height, :width].float() + 1) / 2).clamp(0, 1)
+        output = self(x, origin, palette=palette, snap=snap, frame=frame or (height, width))  # the padding is outside the frame
+        return ((output[..., :height, :width].float() + 1) / 2).clamp(0, 1)
 
     def palette_of(self, photo: torch.Tensor) -> torch.Tensor | None:
         """The palette (B, palette_colors, 3) in [0, 1] this model snaps a whole photo (B, 3, H, W) in [0, 1] to,

@@ -87,7 +87,13 @@ Rebuild it with:
 ```bash
 {{ command }}
 ```
+{% if continued_from %}
+which continues the model that was made with:
 
+```bash
+{{ continued_from }}
+```
+{% endif %}
 Training arguments:
 
 ```json
@@ -147,6 +153,7 @@ def model_card(directory: Path, *, model_id: str | None = None, revision: str | 
         corpus=record.get("corpus"),
         exemplars=record.get("exemplars"),
         command=record.get("command"),
+        continued_from=record.get("continued_from"),
         arguments=json.dumps(record.get("arguments", {}), indent=2, sort_keys=True),
     )
 

@@ -31,6 +31,10 @@ COLOR_TARGETS = ("batch", "palette")
 CONTENT_TARGETS = ("photo", "base")
 FULL_STYLE_WEIGHT, FULL_STYLE_EXEMPLARS = 5.0, 6
 """The style term's default weight, and from how many exemplars on it applies in full (`FinetuneConfig.style_weight_for`)."""
+FINETUNE_STEPS, PAIRED_STEPS = 200, 600
+"""A fine-tune's default steps, from style images alone and from before/after pairs (`FinetuneConfig.steps_to_run`):
+a paired step costs about a third of the time, and what depends on the place in the frame (a vignette) is learned
+late, through position inputs that start at zero (docs/benchmark-notes.md)."""
 MIXED_PRECISIONS = ("no", "fp16", "bf16")
 PUBLISHING = "publishing"
 LOSS_DESIGN = "loss design"
@@ -127,6 +131,11 @@ class FinetuneConfig(TrainingConfig):
     style_images: list[str] = option(help="folder(s), files or globs of 1-N style images")
     base: str = option(DEFAULT_BASE, "model to start from: built-in name, folder or Hub id", always_recorded=True)
     content_images: list[str] | None = option(None, "photos to learn on (default: the photos bundled with scikit-image/scikit-learn)")
+    original_images: list[str] | None = option(
+        None,
+        "the photos the style images were made from, each with its style image's file name (extension aside): the "
+        "fine-tune then learns the exact change from these before/after pairs (L1), instead of the style's statistics",
+    )
     freeze_blocks: int = option(2, "lower discriminator blocks kept frozen (FreezeD)", minimum=0)
     noise_channels: int = option(
         0,
@@ -201,7 +210,16 @@ class FinetuneConfig(TrainingConfig):
     edges_weight: float = option(
         0.0, "the edge-statistics term: how flat and how sharp the exemplars are (a cartoon's fills and outlines)"
     )
-    steps: int = option(200, "optimisation steps", minimum=1)  # from builtin:any, 200 scored as well as 400 or better
+    steps: int | None = option(
+        None, f"optimisation steps (default: {FINETUNE_STEPS}, or {PAIRED_STEPS} with --original-images, whose steps take a third of the time)", minimum=1
+    )  # from builtin:any, 200 scored as well as 400 or better
+
+    @property
+    def steps_to_run(self) -> int:
+        """The steps set, or the default for this kind of fine-tune (pairs or style images alone)."""
+        if self.steps is not None:
+            return self.steps
+        return PAIRED_STEPS if self.original_images else FINETUNE_STEPS
 
     def style_weight_for(self, exemplar_count: int) -> float:
         """The style term's weight when learning from `exemplar_count` images: the one set, or by default a share of
@@ -215,6 +233,8 @@ class FinetuneConfig(TrainingConfig):
         super().__post_init__()
         if self.palette_colors == 1:
             raise ValueError("--palette-colors 1: one colour draws nothing; give 0 (no snap) or at least 2")
+        if self.original_images and self.content_images:
+            raise ValueError("--original-images and --content-images: give one; with pairs the originals are the photos learned on")
 
 
 @dataclass(kw_only=True)

@@ -3,8 +3,9 @@
 Start from a base (by default the zero-shot builtin:any, drawing the exemplars' style as read by its encoder), train
 the generator, keep the discriminator's lower blocks frozen (FreezeD) and measure content and style (sliced
 Wasserstein by default, Gram as an option) in the pretrained discriminator's frozen features (as JoJoGAN does), with
-differentiable augmentation so a handful of exemplars is enough. Runs as is on a CPU, a GPU or many GPUs and nodes
-under `accelerate launch`.
+differentiable augmentation so a handful of exemplars is enough. Given the photos the style images were made from
+(`original_images`), it learns the change itself from those before/after pairs by L1 instead. Runs as is on a CPU, a
+GPU or many GPUs and nodes under `accelerate launch`.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from accelerate import Accelerator
 from accelerate.utils import set_seed
 
 from ..augment import parse_policy
-from ..data import ImageFolder, RandomCrops, palette, sample_photos
+from ..data import ImageFolder, PairedCrops, RandomCrops, before_after_pairs, palette, sample_photos
 from ..errors import ModelLoadError
 from ..losses import LossWeights
 from ..models import StyleDiscriminator, StyleGenerator, resolve_model_dir
@@ -24,7 +25,7 @@ from ..models.hub import DISCRIMINATOR_SUBFOLDER
 from ..models.perceptual import LuminancePyramid, RandomFilterBank
 from .config import DEFAULT_BASE, FinetuneConfig, command_line, parse_config
 from .run import TrainingRun, make_optimizers
-from .steps import GanModels, finetune_step, freeze_lower_blocks, frozen_copy
+from .steps import GanModels, finetune_step, freeze_lower_blocks, frozen_copy, paired_step
 
 
 def parse_args(argv: list[str] | None = None) -> FinetuneConfig:
@@ -52,31 +53,42 @@ def main(config: FinetuneConfig, on_step: Callable[[TrainingRun, int, dict[str, 
 
     `on_step(run, step, losses)` is called after every step on the main process (progress, previews, stopping).
     """
+    config = config.replace(steps=config.steps_to_run)  # recorded as run
     output_dir = Path(config.output_dir)
     augment = parse_policy(config.augment)
     accelerator = Accelerator(mixed_precision=config.mixed_precision, project_dir=str(output_dir))
     set_seed(config.seed, device_specific=True)  # each process draws different crops
 
-    # Data: the user's exemplars (few, kept in memory) and content photos.
-    style_images = list(ImageFolder(config.style_images))  # decoded once: crops and palette share them
-    config = config.replace(style_weight=config.style_weight_for(len(style_images)))  # recorded as used
-    weights = LossWeights(**{name: getattr(config, f"{name}_weight") for name in vars(LossWeights())})
-    exemplars = RandomCrops(style_images, config.resolution, min_scale=0.35)
-    exemplar_palette = palette(style_images).to(accelerator.device) if config.color_target == "palette" else None
-    photo_set = ImageFolder(config.content_images) if config.content_images else sample_photos("train")
-    photos = RandomCrops(photo_set, config.resolution)
+    # Data: the user's exemplars (few, kept in memory) and content photos, or before/after pairs.
+    style_folder = ImageFolder(config.style_images)
+    style_images = list(style_folder)  # decoded once: crops and palette share them
+    pairs = None
+    if config.original_images:
+        originals, styled = before_after_pairs(style_folder, ImageFolder(config.original_images))
+        pairs = PairedCrops(originals, styled, config.resolution, positions=True)
+    else:
+        config = config.replace(style_weight=config.style_weight_for(len(style_images)))  # recorded as used
+        weights = LossWeights(**{name: getattr(config, f"{name}_weight") for name in vars(LossWeights())})
+        exemplar_palette = palette(style_images).to(accelerator.device) if config.color_target == "palette" else None
+        photo_set = ImageFolder(config.content_images) if config.content_images else sample_photos("train")
 
     # Models: the generator trains; the discriminator keeps its lower blocks and is also the perceptual space.
     generator, discriminator = load_base(config.base)
     generator = with_config_layout(generator, config)
+    if pairs is not None:  # the pairs show where in the frame a change happens (a vignette): let it see that too
+        generator = generator.with_position_inputs()
     if hasattr(generator, "encoder"):  # a zero-shot base: start from the exemplars' style, only the rest is left to learn
         generator = generator.with_style(generator.style_code_of(style_images))
         generator.encoder.requires_grad_(False)  # unused once the code is read: DDP refuses parameters without gradients
-        # With the code fixed, the modulation is a per-channel affine the convolutions already express; trained, its
-        # wide last layer moved all of them at once and the outputs blew up (docs/benchmark-notes.md).
-        generator.modulation.requires_grad_(False)
+        # With the code fixed, the modulation is a per-channel affine the convolutions already express; trained by
+        # the unpaired terms, its wide last layer moved all of them at once and the outputs blew up. L1 on pairs
+        # trains it smoothly, and better (docs/benchmark-notes.md).
+        generator.modulation.requires_grad_(pairs is not None)
+    if pairs is None:  # a base that learned from pairs where changes are in the frame sees its crops' places too
+        exemplars = RandomCrops(style_images, config.resolution, min_scale=0.35, positions=generator.position_inputs)
+        photos = RandomCrops(photo_set, config.resolution, positions=generator.position_inputs)
     # The content target: the photo, or the start's own rendering of it (a frozen copy, taken before any step).
-    content_reference = frozen_copy(generator).to(accelerator.device) if config.content_target == "base" else None
+    content_reference = frozen_copy(generator).to(accelerator.device) if config.content_target == "base" and pairs is None else None
     if config.from_scratch:  # the base's architecture with fresh weights: what pretraining buys, as an ablation
         generator = StyleGenerator(**generator._hub_mixin_config)
         discriminator = StyleDiscriminator(**discriminator._hub_mixin_config)
@@ -95,22 +107,27 @@ def main(config: FinetuneConfig, on_step: Callable[[TrainingRun, int, dict[str, 
     run = TrainingRun(accelerator, generator, discriminator, config, heldout, describe(config, len(style_images)), on_step)
 
     for step in run.steps("fine-tune"):
-        photo_batch = photos.sample(config.batch_size)[0].to(accelerator.device)
-        exemplar_batch = exemplars.sample(config.batch_size)[0].to(accelerator.device)
-        losses = finetune_step(
-            models,
-            feature_net,
-            photo_batch,
-            exemplar_batch,
-            weights,
-            style_distance=config.style_distance,
-            palette=exemplar_palette,
-            normalized_content=config.content_features == "normalized",
-            normalized_style=config.style_features == "normalized",
-            style_net=bank if config.style_space == "random" else None,
-            content_net=content_net,
-            content_reference=content_reference,
-        )
+        if pairs is not None:
+            batch = pairs.sample(config.batch_size)[0].to(accelerator.device)  # (B, 8, R, R): original, styled, position
+            losses = paired_step(models, batch[:, :3], batch[:, 3:6], batch[:, 6:])
+        else:
+            photo_batch = photos.sample(config.batch_size)[0].to(accelerator.device)  # (B, 3 or 5, R, R): + positions
+            exemplar_batch = exemplars.sample(config.batch_size)[0].to(accelerator.device)
+            losses = finetune_step(
+                models,
+                feature_net,
+                photo_batch[:, :3],
+                exemplar_batch[:, :3],
+                weights,
+                style_distance=config.style_distance,
+                palette=exemplar_palette,
+                normalized_content=config.content_features == "normalized",
+                normalized_style=config.style_features == "normalized",
+                style_net=bank if config.style_space == "random" else None,
+                content_net=content_net,
+                content_reference=content_reference,
+                positions=(photo_batch[:, 3:], exemplar_batch[:, 3:]) if photos.positions else None,
+            )
         scheduler.step()
         run.end_step(step, losses)
 
@@ -123,7 +140,8 @@ def describe(config: FinetuneConfig, count: int) -> dict:
     return {
         "task": "finetune",
         "title": f"{name}: a stylegan-hub style",
-        "description": f"A style learned with stylegan-hub from {count} image(s), fine-tuned from `{config.base}`.",
+        "description": f"A style learned with stylegan-hub from {count} {'before/after pair' if config.original_images else 'image'}(s), "
+        f"fine-tuned from `{config.base}`.",
         "base": config.base,
         "tags": ["stylegan-hub-style"],
         "command": command_line("stylegan-hub finetune", config),

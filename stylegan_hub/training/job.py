@@ -47,7 +47,7 @@ class FinetuneJob:
 
     def __init__(self, config: FinetuneConfig, preview_photo: Image.Image | None = None, preview_every: int = 10):
         self.config, self.preview_photo, self.preview_every = config, preview_photo, preview_every
-        self._status = JobStatus("starting", total=config.steps)
+        self._status = JobStatus("starting", total=config.steps_to_run)
         self._lock = threading.Lock()
         self._cancel = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"finetune-{Path(config.output_dir).name}", daemon=True)

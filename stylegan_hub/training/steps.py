@@ -1,7 +1,8 @@
 """One optimisation step of each training task: all the GAN maths, written once.
 
 The loops in `stylegan_hub/training/finetune.py` and `train/pretrain.py` (and so the CLI and the app) only call these.
-Each step updates the generator, then the discriminator, and returns the losses as floats for logging.
+Each step updates the generator, then the discriminator (the paired step has none to update), and returns the losses
+as floats for logging.
 
 Under DistributedDataParallel the generator's losses call the *unwrapped* discriminator: its gradients from that pass
 are thrown away (zeroed before the discriminator's own step), so they need no all-reduce.
@@ -80,8 +81,10 @@ def finetune_step(
     style_net: RandomFilterBank | None = None,
     content_net: RandomFilterBank | LuminancePyramid | None = None,
     content_reference: torch.nn.Module | None = None,
+    positions: tuple[torch.Tensor, torch.Tensor] | None = None,
 ) -> dict[str, float]:
-    """Learn the exemplars' style: photos (B, 3, R, R) and exemplar crops (B, 3, R, R), both in [-1, 1].
+    """Learn the exemplars' style: photos (B, 3, R, R) and exemplar crops (B, 3, R, R), both in [-1, 1], and for a
+    generator with position inputs where each crop's pixels were in their pictures, ((B, 2, R, R), (B, 2, R, R)).
 
     The style is compared in `style_net`'s features (the random filter bank, which can draw texture) or, without
     one, in the frozen discriminator's; content likewise in `content_net`'s features (all of its maps) or, without
@@ -99,9 +102,11 @@ def finetune_step(
     accelerator = models.accelerator
     with accelerator.autocast():
         # One pass over photos and exemplars: the exemplars' outputs feed the identity loss.
-        output, exemplar_output = models.generator(torch.cat([photos, exemplars])).chunk(2)
+        places = torch.cat(positions) if positions is not None else None
+        output, exemplar_output = models.generator(torch.cat([photos, exemplars]), positions=places).chunk(2)
         with torch.no_grad():  # what the output's content is compared with
-            reference = photos if content_reference is None else content_reference(photos)
+            photo_places = positions[0] if positions is not None else None
+            reference = photos if content_reference is None else content_reference(photos, positions=photo_places)
         if content_net is None or style_net is None:  # one pass through the discriminator serves both terms
             output_features = feature_net.features(output)
         if content_net is None:
@@ -151,6 +156,16 @@ def finetune_step(
 
     logged = {name: value.item() for name, value in terms.items()}
     return {"generator": generator_loss.item(), "discriminator": discriminator_loss.item(), **logged}
+
+
+def paired_step(models: GanModels, originals: torch.Tensor, styled: torch.Tensor, positions: torch.Tensor | None = None) -> dict[str, float]:
+    """Learn the change from before/after pairs: crops of originals and their styled versions (B, 3, R, R) in [-1, 1],
+    taken at the same place, and for a generator with `position_inputs` that place (B, 2, R, R). The pairs say
+    exactly what the style does, so L1 to them is the whole objective: no feature space, no discriminator step."""
+    with models.accelerator.autocast():
+        loss = F.l1_loss(models.generator(originals, positions=positions).float(), styled.float())
+    models.optimize(models.generator_optimizer, loss)
+    return {"generator": loss.item(), "l1": loss.item()}
 
 
 def corrupt(images: torch.Tensor, max_noise: float = 0.1) -> torch.Tensor:
