@@ -6,10 +6,9 @@ from Debian's image packages, and the zero-shot model `any` with `train/pretrain
 Two kinds of styles are then fine-tuned with the fine-tune loop:
 
 - filter styles (oil, sketch, cartoon, grade): the exemplars are the photos scikit-image and scikit-learn ship,
-  painted by the project's own non-photorealistic filters (`stylegan_hub.artwork`), so the pairs are free: oil,
-  sketch and grade continue the shipped style from those before/after pairs (`--original-images`), the cartoon is
-  learned from the painted photos alone (from pairs it lost its inked look); their quality is measured against the
-  filter on held-out photos;
+  painted by the project's own non-photorealistic filters (`stylegan_hub.artwork`), so the pairs are free: each
+  continues the shipped style from those before/after pairs (`--original-images`; the cartoon with a 12-colour
+  palette output, its flat fills); their quality is measured against the filter on held-out photos;
 - artwork styles (painting, ink): the exemplars are real artwork that Debian packages ship, listed with their
   licences on each card.
 
@@ -120,11 +119,11 @@ STYLES = {**FILTER_STYLES, **{name: style.description for name, style in ARTWORK
 # The zero-shot model: L1 alone (6000 steps) draws the mean of a style's strokes; 1200 more steps with the per-image
 # distribution term draw marks (style distance with one exemplar 0.67 against 0.99, docs/zeroshot.md).
 ANY_DISTRIBUTION_ARGS = ["--distribution-weight", "1.0", "--steps", "1200", "--learning-rate", "3e-4", "--sample-every", "300", "--checkpointing-steps", "300"]
-FINETUNE_STEPS = 600  # the styles learned without pairs start from builtin:base (PRETRAINED_BASE), as their cards record
-# Learned from before/after pairs (docs/benchmark-notes.md): PSNR against the filter 29.45, 19.01, 26.95 dB where the
-# unpaired styles had 24.74, 14.67, 22.84. The cartoon from pairs scored 21.21 dB against 19.48 but lost its dark
-# inked edges for a soft, warm photo (style distance 0.94 against 0.57), so it keeps its unpaired recipe.
-PAIRED_STYLES = ("oil", "sketch", "grade")
+FINETUNE_STEPS = 600  # the artwork styles start from builtin:base (PRETRAINED_BASE), as their cards record
+# The filter styles learn from before/after pairs (docs/benchmark-notes.md): PSNR against the filter 29.45, 19.01,
+# 26.95 dB where the unpaired oil, sketch and grade had 24.74, 14.67, 22.84. From pairs alone the cartoon lost its dark
+# edges for a soft, warm photo; snapped to 12 colours (the filter's count) it draws flat fills and outlines.
+PAIRED_SETTINGS = {"oil": (), "sketch": (), "grade": (), "cartoon": (("palette_colors", 12),)}
 SHIPPED = ["config.json", "model.safetensors", "README.md", "sample.png", TRAINING_RECORD, DISCRIMINATOR_SUBFOLDER]
 
 
@@ -260,14 +259,14 @@ def main(args: argparse.Namespace) -> None:
     for name in [s for s in chosen if s not in ("base", "any")]:
         exemplars = make_exemplars(name, work / "exemplars" / name)
         extra_record = exemplar_record(name)
-        if name in PAIRED_STYLES:  # the pairs are free: continue the shipped style with them (their default steps)
+        if name in PAIRED_SETTINGS:  # the pairs are free: continue the shipped style with them (their default steps)
             originals = make_exemplars(name, work / "originals" / name, originals=True)
-            settings = {"base": BUILTIN_PREFIX + name, "original_images": [str(originals)]}
+            settings = {"base": BUILTIN_PREFIX + name, "original_images": [str(originals)], **dict(PAIRED_SETTINGS[name])}
             previous = BUILTIN_DIR / name / TRAINING_RECORD
             if previous.is_file():  # what the style it continues was made by
                 extra_record["continued_from"] = json.loads(previous.read_text())["command"]
         else:
-            settings = {"base": PRETRAINED_BASE, "steps": FINETUNE_STEPS, **(dict(ARTWORK_STYLES[name].settings) if name in ARTWORK_STYLES else {})}
+            settings = {"base": PRETRAINED_BASE, "steps": FINETUNE_STEPS, **dict(ARTWORK_STYLES[name].settings)}
         config = FinetuneConfig(style_images=[str(exemplars)], output_dir=str(work / name), **settings)
         trained = finetune.main(config)
         ship(trained, name, f"python train/make_builtins.py --only {name}", extra_record)
