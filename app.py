@@ -59,7 +59,7 @@ ONE_PICTURE = (
     "**With a single picture**, dropping it as the style picture in the Stylize tab usually comes a little closer to "
     "its style: one picture teaches a fine-tune little beyond that, since its statistics are as much its subject as its style. "
 )
-# Measured on the quality benchmark's teacher styles, 6 pairs, 600 steps (docs/benchmark-notes.md): 25.19 dB against
+# Measured on the quality benchmark's teacher styles, 6 pairs, 600 steps (docs/benchmark-notes.md): 25.18 dB against
 # 23.38 for a fine-tune on the styled pictures alone; the colours and a vignette above all.
 PAIRS = (
     "If your style images are edits of your own photos (a colour grade, a filter, a painting over a photo), add those "
