@@ -728,7 +728,9 @@ def build_app() -> gr.Blocks:
         files.change(show_uploads, files, [uploads, advice], api_name=False)
         for button, count in zip(preset_buttons, PRESETS.values()):
             button.click(lambda count=count: count, None, steps, api_name=False)
-        steps.change(estimate, [steps, originals], eta, api_name=False, concurrency_limit=None)
+        # The estimate shown is the last one asked for: a change cancels the one still waiting for the measurement.
+        first_estimate = demo.load(estimate, [steps, originals], eta, api_name=False, concurrency_limit=None)
+        steps.change(estimate, [steps, originals], eta, api_name=False, concurrency_limit=None, cancels=[first_estimate], trigger_mode="always_last")
         originals.change(steps_for_pairs, originals, steps, api_name=False)
         cancellable(  # Cancel is active only while a fine-tune runs
             start.click,
@@ -743,7 +745,6 @@ def build_app() -> gr.Blocks:
         )
         cancel.click(cancel_finetune, None, None, api_name="cancel")
         push.click(push_style, [repo, token, private, to_push, own], [pushed, token], api_name="push", show_progress_on=[pushed])
-        demo.load(estimate, [steps, originals], eta, api_name=False, concurrency_limit=None)
         demo.unload(forget_visitor)
         own.change(push_choices, own, to_push, api_name=False, queue=False)  # the push list follows the visitor's styles
     return demo

@@ -75,17 +75,24 @@ def test_stylize_and_finetune_in_the_browser(page, tmp_path):
     expect(page.locator("#download")).to_be_enabled()
     page.screenshot(path=str(SCREENSHOTS / "stylize.png"), full_page=True)
 
-    # Fine-tune: two style images, 20 steps, watch progress, then the style is in the gallery.
-    exemplars = []
+    # Fine-tune: two style images and their originals (before/after pairs), 20 steps, watch progress, then the style
+    # is in the gallery.
+    exemplars, originals = [], []
     for i, picture in enumerate(sample_photos("train")[:2]):
         picture.thumbnail((160, 160))
         exemplars.append(tmp_path / f"style-{i}.png")
+        originals.append(tmp_path / f"style-{i}.jpg")
         apply_artwork("sketch", picture).save(exemplars[-1])
+        picture.save(originals[-1], quality=95)
     page.get_by_role("tab", name="Fine-tune").click()
     page.set_input_files("#style-files input[type=file]", [str(p) for p in exemplars])
     expect(page.locator("#uploads button.thumbnail-item")).to_have_count(2)
     page.fill("#style-name textarea, #style-name input", "pencil")
     steps = page.locator("#steps input[type=number]")
+    page.get_by_text("Before/after pairs: learn one exact edit").click()
+    page.set_input_files("#original-files input[type=file]", [str(p) for p in originals])
+    expect(steps).to_have_value("600")  # pairs train more, cheaper steps
+    expect(page.locator("#estimate")).to_contain_text("a third of the unpaired step", timeout=60_000)
     steps.fill("20")
     steps.press("Enter")
     expect(page.locator("#estimate")).to_contain_text("20 steps")
