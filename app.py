@@ -95,6 +95,7 @@ def forget_visitor(request: gr.Request) -> None:
     """A visitor left (tab closed): stop their fine-tune and delete their folder once it has stopped, so that nothing
     the job still writes (its last checkpoint, the style so far) recreates the folder."""
     forget_folder(visitor_dir(request, create=False))
+    _latest_estimate.pop(request.session_hash, None)
 
 
 def forget_styles(own: dict) -> None:
@@ -293,13 +294,21 @@ def calibration_in_progress() -> threading.Thread | None:
         return _calibration_thread
 
 
-def estimate(steps: float, originals: list[str] | None = None):
-    """The fine-tune's expected duration; while this machine's speed is being measured it says so, then updates.
+_latest_estimate: dict[str, int] = {}  # per visitor, the number of their latest estimate: only that one is shown
+
+
+def estimate(steps: float, originals: list[str] | None = None, request: gr.Request | None = None):
+    """The fine-tune's expected duration; while this machine's speed is being measured it says so, then updates,
+    unless the visitor has asked for a newer estimate meanwhile (the page's first one must not overwrite a change).
     With before/after pairs a step takes about a third of the measured (unpaired) one."""
+    visitor = request.session_hash if request is not None else None
+    number = _latest_estimate[visitor] = _latest_estimate.get(visitor, 0) + 1
     measuring = calibration_in_progress()
     if measuring is not None:
         yield f"{int(steps)} steps — measuring this machine's speed…"
         measuring.join(timeout=CALIBRATION_WAIT)
+        if _latest_estimate.get(visitor) != number:
+            return
     seconds = _calibration.get("seconds")
     if seconds is None:
         reason = _calibration.get("error", "it is taking too long")
@@ -728,10 +737,9 @@ def build_app() -> gr.Blocks:
         files.change(show_uploads, files, [uploads, advice], api_name=False)
         for button, count in zip(preset_buttons, PRESETS.values()):
             button.click(lambda count=count: count, None, steps, api_name=False)
-        # The estimate shown is the last one asked for: a change cancels the one still waiting for the measurement.
-        first_estimate = demo.load(estimate, [steps, originals], eta, api_name=False, concurrency_limit=None)
-        steps.change(estimate, [steps, originals], eta, api_name=False, concurrency_limit=None, cancels=[first_estimate], trigger_mode="always_last")
+        steps.change(estimate, [steps, originals], eta, api_name=False, concurrency_limit=None)
         originals.change(steps_for_pairs, originals, steps, api_name=False)
+        demo.load(estimate, [steps, originals], eta, api_name=False, concurrency_limit=None)
         cancellable(  # Cancel is active only while a fine-tune runs
             start.click,
             cancel,

@@ -240,6 +240,23 @@ def test_estimate_updates_once_measured_and_retries_a_failed_measurement(app_mod
     assert list(app_module.estimate(600, ["beach.jpg"]))[-1].startswith("600 steps ≈ **1.8 min**")
 
 
+
+def test_an_estimate_overtaken_by_a_newer_one_is_not_shown(app_module, monkeypatch):
+    """The page's first estimate waits for the machine's speed; if the visitor changes the steps meanwhile (adding
+    originals sets 600), the first must not finish last and put back its stale figure."""
+    from types import SimpleNamespace
+
+    monkeypatch.setattr(app_module, "_calibration", {})
+    monkeypatch.setattr(app_module, "_calibration_thread", None)
+    monkeypatch.setattr(app_module, "measure_seconds_per_step", lambda *args, **kwargs: 0.5)
+    visitor = SimpleNamespace(session_hash="visitor")
+    first = app_module.estimate(200, None, visitor)
+    assert "measuring" in next(first)
+    newer = list(app_module.estimate(600, ["beach.jpg"], visitor))
+    assert newer[-1].startswith("600 steps ≈") and list(first) == []
+    assert list(app_module.estimate(200, None, SimpleNamespace(session_hash="someone else")))[-1].startswith("200 steps ≈")
+
+
 # ---- What a newcomer tripped over (issue 15) -------------------------------------------------------------------
 
 
