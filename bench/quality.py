@@ -128,34 +128,34 @@ def teacher_photos(shots: int, side: int) -> list[Image.Image]:
     return [fit_image(sample_photo(name), side) for name in TRAIN_PHOTOS[:shots]]
 
 
-def exemplar_dir(root: Path, kind: str, style: str, shots: int, side: int) -> Path:
-    """The exemplar images as files (what a user would upload): teacher(train photos) or the texture itself."""
-    name = f"{kind}-{style}-{shots}-{side}px" if kind == "teacher" else f"{kind}-{style}-{shots}"  # textures have one scale
-    folder = root / "exemplars" / name
+def written_once(folder: Path, pictures: Callable[[], dict[str, Image.Image]]) -> Path:
+    """`folder` holding `pictures()` ({file name: picture}), made once and whole (staged, then renamed)."""
     if not folder.is_dir():
         staging = folder.with_suffix(".tmp")
         shutil.rmtree(staging, ignore_errors=True)
         staging.mkdir(parents=True)
-        if kind == "teacher":
-            for name, photo in zip(TRAIN_PHOTOS, teacher_photos(shots, side)):
-                apply_artwork(style, photo).save(staging / f"{name}.png")
-        else:
-            texture(style).save(staging / f"{style}.png")
+        for name, picture in pictures().items():
+            picture.save(staging / name)
         staging.rename(folder)
     return folder
+
+
+def exemplar_dir(root: Path, kind: str, style: str, shots: int, side: int) -> Path:
+    """The exemplar images as files (what a user would upload): teacher(train photos) or the texture itself."""
+    if kind != "teacher":  # textures have one scale
+        return written_once(root / "exemplars" / f"{kind}-{style}-{shots}", lambda: {f"{style}.png": texture(style)})
+    return written_once(
+        root / "exemplars" / f"{kind}-{style}-{shots}-{side}px",
+        lambda: {f"{name}.png": apply_artwork(style, photo) for name, photo in zip(TRAIN_PHOTOS, teacher_photos(shots, side))},
+    )
 
 
 def originals_dir(root: Path, shots: int, side: int) -> Path:
     """The photos the teacher exemplars were made from, under the exemplars' file names: the paired fine-tune's pairs."""
-    folder = root / "exemplars" / f"originals-{shots}-{side}px"
-    if not folder.is_dir():
-        staging = folder.with_suffix(".tmp")
-        shutil.rmtree(staging, ignore_errors=True)
-        staging.mkdir(parents=True)
-        for name, photo in zip(TRAIN_PHOTOS, teacher_photos(shots, side)):
-            photo.save(staging / f"{name}.png")
-        staging.rename(folder)
-    return folder
+    return written_once(
+        root / "exemplars" / f"originals-{shots}-{side}px",
+        lambda: {f"{name}.png": photo for name, photo in zip(TRAIN_PHOTOS, teacher_photos(shots, side))},
+    )
 
 
 class Task:

@@ -18,6 +18,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from .images import expand_image_paths, load_image
+from .models.generator import position_grid
 
 # Fixed split of the colour (and two greyscale) photos shipped by scikit-image / scikit-learn.
 TRAIN_PHOTOS = ("astronaut", "coffee", "rocket", "china", "hubble_deep_field", "immunohistochemistry", "camera", "moon")
@@ -152,7 +153,9 @@ class RandomCrops:
         return len(self.images)
 
     def _decode(self, index: int) -> torch.Tensor:
-        image = self.images[index]
+        return self._as_tensor(self.images[index])
+
+    def _as_tensor(self, image: Image.Image) -> torch.Tensor:
         if max(image.size) > self.max_side:
             image = image.copy()
             image.thumbnail((self.max_side, self.max_side), Image.Resampling.LANCZOS)
@@ -168,10 +171,7 @@ class RandomCrops:
         left = int(torch.randint(0, width - side + 1, ()))
         patch = image[:, top : top + side, left : left + side].float().unsqueeze(0) / 127.5 - 1
         if self.positions:  # resized and flipped with the pixels, so each keeps the place it came from
-            rows = (torch.arange(top, top + side) + 0.5) / height * 2 - 1
-            cols = (torch.arange(left, left + side) + 0.5) / width * 2 - 1
-            grid = torch.stack([rows[:, None].expand(side, side), cols[None, :].expand(side, side)])
-            patch = torch.cat([patch, grid.unsqueeze(0)], dim=1)
+            patch = torch.cat([patch, position_grid(top, left, side, side, (height, width)).unsqueeze(0)], dim=1)
         patch = F.interpolate(patch, size=(self.resolution,) * 2, mode="bilinear", antialias=True, align_corners=False)
         if torch.rand(()) < 0.5:
             patch = patch.flip(-1)
@@ -220,16 +220,13 @@ class PairedCrops(RandomCrops):
     def __init__(self, originals: Sequence[Image.Image], styled: Sequence[Image.Image], resolution: int, **kwargs):
         if len(originals) != len(styled):
             raise ValueError(f"{len(originals)} originals for {len(styled)} styled images: give one of each per pair")
+        if any(original.size != picture.size for original, picture in zip(originals, styled)):
+            raise ValueError("each original must have its styled picture's size (before_after_pairs resizes them)")
         super().__init__(originals, resolution, **kwargs)
         self.styled = styled
 
-    def _decode(self, index: int) -> torch.Tensor:
-        original, styled = self.images[index], self.styled[index]
-        if max(original.size) > self.max_side:  # both the same size (`before_after_pairs`): shrunk alike
-            original, styled = original.copy(), styled.copy()
-            original.thumbnail((self.max_side, self.max_side), Image.Resampling.LANCZOS)
-            styled = styled.resize(original.size, Image.Resampling.LANCZOS)
-        return torch.cat([torch.from_numpy(np.array(image.convert("RGB"))).permute(2, 0, 1) for image in (original, styled)])
+    def _decode(self, index: int) -> torch.Tensor:  # the same size, so shrunk alike
+        return torch.cat([self._as_tensor(self.images[index]), self._as_tensor(self.styled[index])])
 
 
 def palette(images: Sequence[Image.Image], max_side: int = 128) -> torch.Tensor:

@@ -252,6 +252,8 @@ def test_paired_crops_cut_both_pictures_at_the_same_place():
     assert placed[:, 6:].abs().max() <= 1 and not torch.allclose(placed[:, 6], placed[:, 7])
     with pytest.raises(ValueError, match="2 originals for 1 styled"):
         PairedCrops([noise, noise], [inverted], 16)
+    with pytest.raises(ValueError, match="styled picture's size"):
+        PairedCrops([noise], [inverted.resize((20, 20))], 16)
 
 
 def test_bundled_photos_split_and_folders(tmp_path):

@@ -119,7 +119,7 @@ STYLES = {**FILTER_STYLES, **{name: style.description for name, style in ARTWORK
 # The zero-shot model: L1 alone (6000 steps) draws the mean of a style's strokes; 1200 more steps with the per-image
 # distribution term draw marks (style distance with one exemplar 0.67 against 0.99, docs/zeroshot.md).
 ANY_DISTRIBUTION_ARGS = ["--distribution-weight", "1.0", "--steps", "1200", "--learning-rate", "3e-4", "--sample-every", "300", "--checkpointing-steps", "300"]
-FINETUNE_STEPS = 600  # the artwork styles start from builtin:base (PRETRAINED_BASE), as their cards record
+ARTWORK_STEPS = 600  # the artwork styles start from builtin:base (PRETRAINED_BASE), as their cards record
 # The filter styles learn from before/after pairs (docs/benchmark-notes.md): PSNR against the filter 29.45, 19.01,
 # 26.95 dB where the unpaired oil, sketch and grade had 24.74, 14.67, 22.84. From pairs alone the cartoon lost its dark
 # edges for a soft, warm photo; snapped to 12 colours (the filter's count) it draws flat fills and outlines.
@@ -266,7 +266,7 @@ def main(args: argparse.Namespace) -> None:
             if previous.is_file():  # what the style it continues was made by
                 extra_record["continued_from"] = json.loads(previous.read_text())["command"]
         else:
-            settings = {"base": PRETRAINED_BASE, "steps": FINETUNE_STEPS, **dict(ARTWORK_STYLES[name].settings)}
+            settings = {"base": PRETRAINED_BASE, "steps": ARTWORK_STEPS, **dict(ARTWORK_STYLES[name].settings)}
         config = FinetuneConfig(style_images=[str(exemplars)], output_dir=str(work / name), **settings)
         trained = finetune.main(config)
         ship(trained, name, f"python train/make_builtins.py --only {name}", extra_record)

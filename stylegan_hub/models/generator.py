@@ -71,6 +71,14 @@ HUB_METADATA = dict(
 )
 
 
+def position_grid(top: int, left: int, height: int, width: int, frame: tuple[int, int], device=None) -> torch.Tensor:
+    """Row and column in [-1, 1] of each pixel of a (height, width) region whose top-left pixel is (top, left) in a
+    picture of size `frame`: (2, height, width), float32. What a generator with `position_inputs` sees."""
+    rows = (torch.arange(top, top + height, device=device, dtype=torch.float32) + 0.5) / frame[0] * 2 - 1
+    cols = (torch.arange(left, left + width, device=device, dtype=torch.float32) + 0.5) / frame[1] * 2 - 1
+    return torch.stack([rows[:, None].expand(height, width), cols[None, :].expand(height, width)])
+
+
 def conv3x3(in_channels: int, out_channels: int, padding_mode: str, stride: int = 1) -> nn.Conv2d:
     return nn.Conv2d(in_channels, out_channels, 3, stride=stride, padding=1, padding_mode=padding_mode)
 
@@ -310,10 +318,7 @@ class StyleGenerator(HubModel, model_card_template=GENERATOR_CARD, **HUB_METADAT
         """Row and column of every pixel of x in the whole picture, each in [-1, 1] (B, 2, H, W): `origin` is x's
         top-left pixel in the picture and `frame` the picture's height and width (default: x is the whole picture)."""
         batch, _, height, width = x.shape
-        frame_height, frame_width = frame or (height, width)
-        rows = (torch.arange(height, device=x.device, dtype=torch.float32) + origin[0] + 0.5) / frame_height * 2 - 1
-        cols = (torch.arange(width, device=x.device, dtype=torch.float32) + origin[1] + 0.5) / frame_width * 2 - 1
-        grid = torch.stack([rows[:, None].expand(height, width), cols[None, :].expand(height, width)])
+        grid = position_grid(*origin, height, width, frame or (height, width), x.device)
         return grid.to(x.dtype).expand(batch, -1, -1, -1)
 
     def encode_style(self, pictures: torch.Tensor) -> torch.Tensor:

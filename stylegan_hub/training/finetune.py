@@ -59,23 +59,14 @@ def main(config: FinetuneConfig, on_step: Callable[[TrainingRun, int, dict[str, 
     accelerator = Accelerator(mixed_precision=config.mixed_precision, project_dir=str(output_dir))
     set_seed(config.seed, device_specific=True)  # each process draws different crops
 
-    # Data: the user's exemplars (few, kept in memory) and content photos, or before/after pairs.
     style_folder = ImageFolder(config.style_images)
-    style_images = list(style_folder)  # decoded once: crops and palette share them
-    pairs = None
-    if config.original_images:
-        originals, styled = before_after_pairs(style_folder, ImageFolder(config.original_images))
-        pairs = PairedCrops(originals, styled, config.resolution, positions=True)
-    else:
-        config = config.replace(style_weight=config.style_weight_for(len(style_images)))  # recorded as used
-        weights = LossWeights(**{name: getattr(config, f"{name}_weight") for name in vars(LossWeights())})
-        exemplar_palette = palette(style_images).to(accelerator.device) if config.color_target == "palette" else None
-        photo_set = ImageFolder(config.content_images) if config.content_images else sample_photos("train")
+    style_images = list(style_folder)  # decoded once: crops, palette and style code share them
+    paired = bool(config.original_images)
 
     # Models: the generator trains; the discriminator keeps its lower blocks and is also the perceptual space.
     generator, discriminator = load_base(config.base)
     generator = with_config_layout(generator, config)
-    if pairs is not None:  # the pairs show where in the frame a change happens (a vignette): let it see that too
+    if paired:  # the pairs show where in the frame a change happens (a vignette): let it see that too
         generator = generator.with_position_inputs()
     if hasattr(generator, "encoder"):  # a zero-shot base: start from the exemplars' style, only the rest is left to learn
         generator = generator.with_style(generator.style_code_of(style_images))
@@ -83,12 +74,21 @@ def main(config: FinetuneConfig, on_step: Callable[[TrainingRun, int, dict[str, 
         # With the code fixed, the modulation is a per-channel affine the convolutions already express; trained by
         # the unpaired terms, its wide last layer moved all of them at once and the outputs blew up. L1 on pairs
         # trains it smoothly, and better (docs/benchmark-notes.md).
-        generator.modulation.requires_grad_(pairs is not None)
-    if pairs is None:  # a base that learned from pairs where changes are in the frame sees its crops' places too
+        generator.modulation.requires_grad_(paired)
+
+    # Data: before/after pairs, or the user's exemplars (few, kept in memory) and content photos; crops carry their
+    # places in their pictures for a generator that sees them (one learned from pairs, fine-tuned further).
+    if paired:
+        pairs = PairedCrops(*before_after_pairs(style_folder, ImageFolder(config.original_images)), config.resolution, positions=True)
+    else:
+        config = config.replace(style_weight=config.style_weight_for(len(style_images)))  # recorded as used
+        weights = LossWeights(**{name: getattr(config, f"{name}_weight") for name in vars(LossWeights())})
         exemplars = RandomCrops(style_images, config.resolution, min_scale=0.35, positions=generator.position_inputs)
+        exemplar_palette = palette(style_images).to(accelerator.device) if config.color_target == "palette" else None
+        photo_set = ImageFolder(config.content_images) if config.content_images else sample_photos("train")
         photos = RandomCrops(photo_set, config.resolution, positions=generator.position_inputs)
-    # The content target: the photo, or the start's own rendering of it (a frozen copy, taken before any step).
-    content_reference = frozen_copy(generator).to(accelerator.device) if config.content_target == "base" and pairs is None else None
+        # The content target: the photo, or the start's own rendering of it (a frozen copy, taken before any step).
+        content_reference = frozen_copy(generator).to(accelerator.device) if config.content_target == "base" else None
     if config.from_scratch:  # the base's architecture with fresh weights: what pretraining buys, as an ablation
         generator = StyleGenerator(**generator._hub_mixin_config)
         discriminator = StyleDiscriminator(**discriminator._hub_mixin_config)
@@ -107,7 +107,7 @@ def main(config: FinetuneConfig, on_step: Callable[[TrainingRun, int, dict[str, 
     run = TrainingRun(accelerator, generator, discriminator, config, heldout, describe(config, len(style_images)), on_step)
 
     for step in run.steps("fine-tune"):
-        if pairs is not None:
+        if paired:
             batch = pairs.sample(config.batch_size)[0].to(accelerator.device)  # (B, 8, R, R): original, styled, position
             losses = paired_step(models, batch[:, :3], batch[:, 3:6], batch[:, 6:])
         else:
