@@ -436,7 +436,8 @@ def write_report(summary: dict, results: dict, root: Path, docs: Path, readme: P
             "## Texture styles (no ground truth)",
             "",
             "One scikit-image texture is the only exemplar; the style distance is the outputs' patch SWD to the texture "
-            "as a share of the photo's (lower is closer), content kept is the SSIM of luminance edges against the photo.",
+            "as a share of the photo's (lower is closer), content kept is the share of the photo's contours still there, in "
+            "the same place and direction (texture added where the photo is smooth does not count against it).",
             "",
             *texture_table(summary, textures, main_methods),
             "",

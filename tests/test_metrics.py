@@ -56,6 +56,24 @@ def test_content_kept_ignores_colour_but_not_lost_structure(photos):
     assert content_kept(flat, photo) < 0.3
 
 
+def test_content_kept_is_a_recall_of_the_photos_contours(photos):
+    """Texture laid over the photo keeps its contours; flattening half the picture loses half; another picture none."""
+    photo = pil_to_tensor(photos[0])
+    height, width = photo.shape[-2:]
+    rows = torch.arange(height)[:, None].expand(height, width)
+    columns = torch.arange(width)[None].expand(height, width)
+    course = (rows // 8) % 2  # brick bond: 8-pixel courses, joints every 16 pixels, offset on every other course
+    mortar = ((rows % 8) < 2) | (((columns + course * 8) % 16) < 2)
+    textured = (photo - 0.6 * mortar.float()).clamp(0, 1)  # dark mortar over the whole photo
+    half_flat = photo.clone()
+    half_flat[..., width // 2 :] = photo[..., width // 2 :].mean()
+    other = pil_to_tensor(photos[1].resize((width, height)))
+    assert content_kept(textured, photo) > 0.7  # the SSIM of edge maps gave 0.37
+    assert 0.3 < content_kept(half_flat, photo) < 0.7
+    assert abs(content_kept(other, photo)) < 0.2
+    assert content_kept(1 - photo, photo) < -0.9  # an inverted picture runs every contour the other way
+
+
 def test_swd_and_colour_distance_rank_a_style_above_the_photos(photos):
     """Sketches of new photos are closer (in SWD and palette) to sketch exemplars than the photos themselves are."""
     exemplars = tensors([apply_artwork("sketch", p) for p in photos[:2]])

@@ -2,7 +2,8 @@
 
 Each metric compares stylized outputs with one reference set:
 - `target`: the ground truth for each output (a teacher filter's rendering of the same photo): PSNR, SSIM;
-- `photo`: the photo each output was made from: content kept (SSIM of blurred luminance edges);
+- `photo`: the photo each output was made from: content kept (the photo's contours found again, same place and
+  direction);
 - `style`: the style exemplars, unpaired: sliced Wasserstein distance of Laplacian-pyramid patches (SWD, as in
   ProGAN) and colour-histogram distance; FID and KID too when local Inception weights are given (`inception.py`).
 
@@ -38,7 +39,7 @@ METRICS: dict[str, Metric] = {
     for metric in [
         Metric("psnr", psnr, "target", True, "PSNR in dB against the teacher's output"),
         Metric("ssim", ssim, "target", True, "SSIM against the teacher's output"),
-        Metric("content_kept", content_kept, "photo", True, "SSIM of blurred luminance edges, output vs photo (1 = all kept)"),
+        Metric("content_kept", content_kept, "photo", True, "the photo's contours found in the output, same place and direction (1 = all kept)"),
         Metric(
             "swd", sliced_wasserstein, "style", False, "sliced Wasserstein distance of Laplacian-pyramid patches to the exemplars (x1e3)"
         ),

@@ -51,24 +51,33 @@ def ssim(output: torch.Tensor, target: torch.Tensor) -> float:
     return float(_ssim_map(output.float(), target.float()).mean())
 
 
-def _edges(image: torch.Tensor, blur_sigma: float = 1.5) -> torch.Tensor:
-    """Gradient magnitude of the blurred luminance, normalised to [0, 1] per image: the structure a style must keep."""
-    luminance = luma(image.float())
-    size = int(2 * round(3 * blur_sigma) + 1)
-    window = _gaussian_window(size, blur_sigma).to(image.device)
-    smooth = F.conv2d(F.pad(luminance, [size // 2] * 4, mode="replicate"), window)
-    sobel_x = torch.tensor([[-1.0, 0, 1], [-2, 0, 2], [-1, 0, 1]], device=image.device)[None, None] / 8
-    padded = F.pad(smooth, [1, 1, 1, 1], mode="replicate")
-    gx, gy = F.conv2d(padded, sobel_x), F.conv2d(padded, sobel_x.transpose(-1, -2))
-    magnitude = torch.sqrt(gx**2 + gy**2)
-    return magnitude / magnitude.amax(dim=(-1, -2), keepdim=True).clamp_min(1e-6)
+def _blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
+    """Gaussian blur of (B, 1, H, W) maps with edge replication, so a picture's border is not read as a contour."""
+    size = int(2 * round(3 * sigma) + 1)
+    return F.conv2d(F.pad(x, [size // 2] * 4, mode="replicate"), _gaussian_window(size, sigma).to(x.device))
 
 
-def content_kept(output: torch.Tensor, photo: torch.Tensor) -> float:
-    """SSIM between the edge maps of output and photo: 1 when every contour is where it was, near 0 when lost.
+def _luminance_gradients(image: torch.Tensor, blur_sigma: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """Central differences (x, y) of the blurred luminance, each (B, 1, H, W)."""
+    smooth = F.pad(_blur(luma(image.float()), blur_sigma), [1, 1, 1, 1], mode="replicate")
+    return (smooth[..., 1:-1, 2:] - smooth[..., 1:-1, :-2]) / 2, (smooth[..., 2:, 1:-1] - smooth[..., :-2, 1:-1]) / 2
 
-    Blurring first makes it indifferent to the fine texture a style adds (brush strokes, hatching, grain), and
-    comparing edges rather than intensities makes it indifferent to the colour and tone changes a style makes.
+
+def content_kept(output: torch.Tensor, photo: torch.Tensor, *, blur_sigma: float = 2.0, window_sigma: float = 4.0) -> float:
+    """Whether the photo's contours are still where they were, running the same way: 1 all kept, 0 none.
+
+    In each neighbourhood (a Gaussian window of `window_sigma` pixels) the cosine between the output's and the photo's
+    luminance gradients (after a `blur_sigma` blur), averaged with the weight of the photo's own gradient energy there.
+    So it is a recall of the photo's contours: a region the output flattens counts as lost, while texture a style adds
+    where the photo is smooth costs nothing, and added on a contour only dilutes it. Colour and contrast changes do not
+    count, an unrelated picture scores about 0 and an inverted one -1. (The SSIM of edge maps it replaces charged every
+    added brick joint as lost content, and scored a brick wall laid over the whole, recognisable photo 0.44.)
     """
     _check_pair(output, photo)
-    return float(_ssim_map(_edges(output), _edges(photo)).mean())
+    output_x, output_y = _luminance_gradients(output, blur_sigma)
+    photo_x, photo_y = _luminance_gradients(photo, blur_sigma)
+    agreement = _blur(output_x * photo_x + output_y * photo_y, window_sigma)
+    output_energy = _blur(output_x**2 + output_y**2, window_sigma)
+    photo_energy = _blur(photo_x**2 + photo_y**2, window_sigma)
+    cosine = agreement / torch.sqrt(output_energy * photo_energy + 1e-16)
+    return float((photo_energy * cosine).sum() / photo_energy.sum().clamp_min(1e-12))
