@@ -72,6 +72,9 @@ def test_content_kept_is_a_recall_of_the_photos_contours(photos):
     assert 0.3 < content_kept(half_flat, photo) < 0.7
     assert abs(content_kept(other, photo)) < 0.2
     assert content_kept(1 - photo, photo) < -0.9  # an inverted picture runs every contour the other way
+    faded = (photo - photo.mean()) * 0.02 + photo.mean()  # every contour still there, at 2% of its contrast
+    assert content_kept(faded, photo) < 0.4
+    assert content_kept((photo - photo.mean()) * 0.5 + photo.mean(), photo) > 0.9  # a milder contrast is a style's choice
 
 
 def test_swd_and_colour_distance_rank_a_style_above_the_photos(photos):
