@@ -1,7 +1,8 @@
-"""REFERENCE architectures for the speed benchmark, re-built from their papers' published definitions.
+"""REFERENCE architectures for the benchmarks, re-built from their papers' published definitions.
 
-These are not part of stylegan-hub and are never trained here: `bench/speed.py` runs them with random weights, since
-latency, parameters and FLOPs depend only on the architecture.
+These are not part of stylegan-hub. `bench/speed.py` runs the generators below with random weights, since latency,
+parameters and FLOPs depend only on the architecture; `bench/paired_layouts.py` trains the context aggregation
+network on a teacher's before/after pairs beside our generator's layout, to see which layout can learn a style.
 
 * TransformerNet: Johnson, Alahi & Fei-Fei, "Perceptual Losses for Real-Time Style Transfer" (2016), with the
   instance normalisation and upsample-then-convolve decoder of the PyTorch fast-neural-style example.
@@ -9,6 +10,9 @@ latency, parameters and FLOPs depend only on the architecture.
   residual blocks, bilinear upsampling) as ported to PyTorch for the converted v2 weights.
 * CycleGAN ResNet-9: Zhu et al., "Unpaired Image-to-Image Translation using Cycle-Consistent Adversarial Networks"
   (2017), the 9-residual-block generator for 256 px images and larger (ngf 64, instance norm, transposed convs).
+* Context aggregation network: Chen, Xu & Koltun, "Fast Image Processing with Fully-Convolutional Networks" (2017),
+  which learns image operators (edge-aware smoothing, pencil drawing, tone mapping) from input/output pairs: 3x3
+  convolutions at full resolution whose dilation doubles layer by layer, here with an output added to the input.
 """
 
 from __future__ import annotations
@@ -163,6 +167,29 @@ class CycleGANResnet9(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.layers(x)
+
+
+# --------------------------------------------------------------------------- context aggregation (Chen et al. 2017)
+
+
+class ContextAggregationNet(nn.Module):
+    """Full-resolution 3x3 convolutions dilated 1, 1, 2, 4, ... (the receptive field doubles per layer, no resolution
+    is lost), LeakyReLU, then a 1x1 head whose output is added to the input (zero-initialised: it starts as the
+    identity). The paper's adaptive normalisation is left out: our crops and pictures are normalised the same way."""
+
+    def __init__(self, width: int = 32, dilations: tuple[int, ...] = (1, 1, 2, 4, 8, 16, 32, 64, 1)):
+        super().__init__()
+        layers, channels = [], 3
+        for dilation in dilations:
+            layers += [nn.Conv2d(channels, width, 3, padding=dilation, dilation=dilation, padding_mode="reflect"), nn.LeakyReLU(0.2)]
+            channels = width
+        self.body = nn.Sequential(*layers)
+        self.head = nn.Conv2d(width, 3, 1)
+        nn.init.zeros_(self.head.weight)
+        nn.init.zeros_(self.head.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, 3, H, W) in [-1, 1], H and W above the largest dilation
+        return x + self.head(self.body(x))
 
 
 REFERENCES = {"TransformerNet": TransformerNet, "AnimeGANv2": AnimeGANv2, "CycleGAN-ResNet9": CycleGANResnet9}
