@@ -27,10 +27,12 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from quality import teacher_photos  # noqa: E402
 from reference_models import ContextAggregationNet, TransformerNet  # noqa: E402
+from speed import time_call  # noqa: E402
 
 from stylegan_hub.artwork import ARTWORK_FILTERS, apply_artwork  # noqa: E402
-from stylegan_hub.data import HELDOUT_PHOTOS, TRAIN_PHOTOS, sample_photo  # noqa: E402
+from stylegan_hub.data import HELDOUT_PHOTOS, sample_photo  # noqa: E402
 from stylegan_hub.inference import pil_to_tensor  # noqa: E402
 from stylegan_hub.metrics import evaluate_outputs  # noqa: E402
 from stylegan_hub.metrics.report import fit_image  # noqa: E402
@@ -38,6 +40,8 @@ from stylegan_hub.models import StyleGenerator  # noqa: E402
 
 LAYOUTS = ("unet", "can")
 UNET_LAYOUT = dict(base_channels=16, num_downsamples=3, num_res_blocks=6, decoder_blocks=1, residual_output=True)
+STRIDE = 2 ** UNET_LAYOUT["num_downsamples"]  # the U-Net takes sides that are multiples of this
+PAIRS = 6  # the quality benchmark's pairs: its six exemplars and their photos (`bench/quality.py --shots 6`)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -55,47 +59,39 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
-    for name in ("steps", "eval_every", "crop"):
+    for name in ("steps", "eval_every"):
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be at least 1, got {getattr(args, name)}")
+    if args.crop < STRIDE or args.crop % STRIDE:
+        parser.error(f"--crop {args.crop}: give a multiple of {STRIDE} (the U-Net's stride)")
     if args.crop > args.side:
         parser.error(f"--crop {args.crop} is larger than the pictures (--side {args.side})")
+    if min(args.can_dilations) < 1 or args.can_width < 1:
+        parser.error(f"--can-width {args.can_width}, --can-dilations {args.can_dilations}: each must be at least 1")
     if max(args.can_dilations) >= args.crop:
         parser.error(f"--can-dilations up to {max(args.can_dilations)}: reflection padding needs each under the crop side ({args.crop})")
     return args
 
 
 def build(layout: str, args: argparse.Namespace) -> torch.nn.Module:
-    """A layout with random weights, as a filter on (B, 3, H, W) in [-1, 1] of any size."""
+    """A layout with random weights: a filter on (B, 3, H, W) in [-1, 1], H and W multiples of STRIDE."""
     if layout == "can":
         return ContextAggregationNet(args.can_width, tuple(args.can_dilations))
-    generator = StyleGenerator(**UNET_LAYOUT)
-    return _Padded(generator, generator.size_multiple)
-
-
-class _Padded(torch.nn.Module):
-    """Our generator on any height and width: reflection padding up to its stride's multiple, cropped after."""
-
-    def __init__(self, generator: StyleGenerator, multiple: int):
-        super().__init__()
-        self.generator, self.multiple = generator, multiple
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        height, width = x.shape[-2:]
-        padded = F.pad(x, (0, -width % self.multiple, 0, -height % self.multiple), mode="reflect")
-        return self.generator(padded)[..., :height, :width]
+    return StyleGenerator(**UNET_LAYOUT)
 
 
 def pairs(style: str, side: int) -> tuple[list[tuple[torch.Tensor, torch.Tensor]], list[torch.Tensor], list[torch.Tensor]]:
     """The six train (photo, rendering) pairs in [-1, 1], and the held-out photos and their renderings in [0, 1]."""
-    train = [fit_image(sample_photo(name), side) for name in TRAIN_PHOTOS]
+    train = teacher_photos(PAIRS, side)
     train_pairs = [(pil_to_tensor(photo) * 2 - 1, pil_to_tensor(apply_artwork(style, photo)) * 2 - 1) for photo in train]
     heldout = [fit_image(sample_photo(name), side) for name in HELDOUT_PHOTOS]
     return train_pairs, [pil_to_tensor(photo) for photo in heldout], [pil_to_tensor(apply_artwork(style, photo)) for photo in heldout]
 
 
 def crops(train_pairs: list, size: int, batch: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-    """`batch` random crops of random pairs at the same place, flipped together half the time: (B, 3, S, S) twice."""
+    """`batch` random crops of random pairs at the same place, flipped together half the time: (B, 3, S, S) twice.
+    Unlike the fine-tune's `PairedCrops`, which rescales crops of half to all of the shorter side, these keep the
+    pictures' own scale, so a filter's radius in pixels is learned as it is scored."""
     photos, targets = [], []
     for _ in range(batch):
         photo, target = train_pairs[int(torch.randint(len(train_pairs), (), generator=generator))]
@@ -110,8 +106,14 @@ def crops(train_pairs: list, size: int, batch: int, generator: torch.Generator) 
 
 
 def score(model: torch.nn.Module, photos: list[torch.Tensor], targets: list[torch.Tensor], device: torch.device) -> dict[str, float]:
+    """PSNR, SSIM and style distance against the teacher of the outputs on the held-out photos, each padded by
+    reflection to a multiple of STRIDE and cropped back."""
+    outputs = []
     with torch.inference_mode():
-        outputs = [((model(photo.to(device) * 2 - 1).float().cpu() + 1) / 2).clamp(0, 1) for photo in photos]
+        for photo in photos:
+            height, width = photo.shape[-2:]
+            padded = F.pad(photo.to(device) * 2 - 1, (0, -width % STRIDE, 0, -height % STRIDE), mode="reflect")
+            outputs.append(((model(padded)[..., :height, :width].float().cpu() + 1) / 2).clamp(0, 1))
     scores = evaluate_outputs(outputs, photos=photos, style_images=targets, targets=targets)
     return {name: scores[name] for name in ("psnr", "ssim", "style_distance")}
 
@@ -152,15 +154,9 @@ def latency(model: torch.nn.Module, side: int, device: torch.device, repeats: in
     """Median seconds of one float32 channels-last pass on a side x side picture."""
     model = model.to(device).eval().to(memory_format=torch.channels_last)
     picture = torch.rand(1, 3, side, side, device=device).contiguous(memory_format=torch.channels_last) * 2 - 1
-    times = []
     with torch.inference_mode():
-        for _ in range(repeats + 1):
-            started = time.perf_counter()
-            model(picture)
-            if device.type == "cuda":
-                torch.cuda.synchronize()
-            times.append(time.perf_counter() - started)
-    return statistics.median(times[1:])
+        model(picture)  # warm-up
+        return statistics.median(time_call(model, picture, device) for _ in range(repeats))
 
 
 def main(args: argparse.Namespace) -> list[dict]:

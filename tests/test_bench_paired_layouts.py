@@ -29,7 +29,21 @@ def test_the_context_aggregation_network_starts_as_the_identity_and_keeps_the_si
     assert torch.equal(ContextAggregationNet(8, (1, 2, 4))(photo), photo)
 
 
-def test_dilations_too_large_for_the_crop_are_refused_in_words(capsys):
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--crop", "64", "--can-dilations", "1", "64"], "--can-dilations up to 64"),
+        (["--can-dilations", "0", "2"], "each must be at least 1"),
+        (["--crop", "100"], "--crop 100: give a multiple of 8"),
+    ],
+)
+def test_settings_the_layouts_cannot_take_are_refused_in_words(argv, message, capsys):
     with pytest.raises(SystemExit):
-        paired_layouts.parse_args(["--crop", "64", "--can-dilations", "1", "64"])
-    assert "--can-dilations up to 64" in capsys.readouterr().err
+        paired_layouts.parse_args(argv)
+    assert message in capsys.readouterr().err
+
+
+def test_the_layouts_learn_from_the_quality_benchmarks_six_pairs_and_are_scored_on_its_held_out_photos():
+    train_pairs, photos, targets = paired_layouts.pairs("grade", 32)
+    assert len(train_pairs) == 6 and len(photos) == len(targets) == 3
+    assert all(photo.shape == target.shape for photo, target in train_pairs)
