@@ -1,13 +1,16 @@
 """Which generator layout can learn a teacher style from its before/after pairs? (issue 13, point 3)
 
 Each layout is trained from random weights by L1 on the teacher's renderings of the six train photos (the benchmark's
-pairs, at the scored 256 px; 128-px crops at the pictures' own scale, random flips, batch 4, Adam, gradient clipping,
-an EMA of the weights) and scored with its EMA weights on the three held-out photos against the teacher (PSNR, SSIM,
-style distance) every `--eval-every` steps. Beside the scores: seconds per training step and the float32
-channels-last latency of a 512x512 picture, with TransformerNet's in the same run for the ratio (`bench/speed.py`).
+pairs), or with `--corpus` of `--pairs` photos of a corpus built by `train/build_corpus.py` (does the gap come from
+the layout or from six pictures?), at the scored 256 px (128-px crops at the pictures' own scale, random flips, batch
+4, Adam, gradient clipping, an EMA of the weights) and scored with its EMA weights on the three held-out photos
+against the teacher (PSNR, SSIM, style distance) every `--eval-every` steps. Beside the scores: seconds per training
+step and the float32 channels-last latency of a 512x512 picture, with TransformerNet's in the same run for the ratio
+(`bench/speed.py`).
 
     python bench/paired_layouts.py --styles cartoon oil --steps 2000            # about 25 min on 2 CPU cores
     python bench/paired_layouts.py --styles cartoon --steps 20000 --device cuda  # what a GPU session would run
+    python bench/paired_layouts.py --corpus build/corpus --pairs 512 --layouts unet --steps 6000  # many pairs
 
 Layouts: `unet` is our generator's (builtin:any's widths and depths, no style code) with its output added to the
 photo (`residual_output`); `can` is a context aggregation network (Chen, Xu & Koltun 2017; `reference_models.py`).
@@ -32,7 +35,7 @@ from reference_models import ContextAggregationNet, TransformerNet  # noqa: E402
 from speed import time_call  # noqa: E402
 
 from stylegan_hub.artwork import ARTWORK_FILTERS, apply_artwork  # noqa: E402
-from stylegan_hub.data import HELDOUT_PHOTOS, sample_photo  # noqa: E402
+from stylegan_hub.data import CORPUS_CATEGORIES, HELDOUT_PHOTOS, Corpus, sample_photo  # noqa: E402
 from stylegan_hub.inference import pil_to_tensor  # noqa: E402
 from stylegan_hub.metrics import evaluate_outputs  # noqa: E402
 from stylegan_hub.metrics.report import fit_image  # noqa: E402
@@ -49,6 +52,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--styles", nargs="+", default=["cartoon"], choices=sorted(ARTWORK_FILTERS), help="teacher styles")
     parser.add_argument("--layouts", nargs="+", default=list(LAYOUTS), choices=LAYOUTS)
     parser.add_argument("--steps", type=int, default=2000)
+    parser.add_argument("--corpus", help="train on photos of this corpus (train/build_corpus.py) instead of the benchmark's six")
+    parser.add_argument(
+        "--pairs", type=int, default=PAIRS, help="photos taken from --corpus, spread evenly over its photos (default: %(default)s)"
+    )
     parser.add_argument("--eval-every", type=int, default=500, help="score the EMA weights every N steps (and at the end)")
     parser.add_argument("--side", type=int, default=256, help="pictures are fitted into this many pixels (the benchmark's scored size)")
     parser.add_argument("--crop", type=int, default=128, help="training crop side")
@@ -59,7 +66,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
-    for name in ("steps", "eval_every"):
+    for name in ("steps", "eval_every", "pairs"):
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be at least 1, got {getattr(args, name)}")
     if args.crop < STRIDE or args.crop % STRIDE:
@@ -70,6 +77,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error(f"--can-width {args.can_width}, --can-dilations {args.can_dilations}: each must be at least 1")
     if max(args.can_dilations) >= args.crop:
         parser.error(f"--can-dilations up to {max(args.can_dilations)}: reflection padding needs each under the crop side ({args.crop})")
+    if args.pairs != PAIRS and not args.corpus:
+        parser.error(f"--pairs {args.pairs}: the benchmark has {PAIRS} pairs; more come from a corpus (--corpus DIR)")
     return args
 
 
@@ -80,9 +89,21 @@ def build(layout: str, args: argparse.Namespace) -> torch.nn.Module:
     return StyleGenerator(**UNET_LAYOUT)
 
 
-def pairs(style: str, side: int) -> tuple[list[tuple[torch.Tensor, torch.Tensor]], list[torch.Tensor], list[torch.Tensor]]:
-    """The six train (photo, rendering) pairs in [-1, 1], and the held-out photos and their renderings in [0, 1]."""
-    train = teacher_photos(PAIRS, side)
+def corpus_photos(root: str, count: int, side: int, crop: int) -> list:
+    """`count` photos spread evenly over a corpus's photo category, fitted into `side` pixels; those whose shorter
+    side would then be under `crop` are passed over (a panorama fitted into 256 px is too thin to crop)."""
+    corpus = Corpus(root)
+    indices = [i for i, category in enumerate(corpus.categories) if CORPUS_CATEGORIES[category] == "photo"]
+    if count > len(indices):
+        raise SystemExit(f"--pairs {count}: the corpus {root} has {len(indices)} photos")
+    fitted = [fit_image(corpus[indices[i * len(indices) // count]], side) for i in range(count)]
+    return [photo for photo in fitted if min(photo.size) >= crop]
+
+
+def pairs(style: str, args: argparse.Namespace) -> tuple[list[tuple[torch.Tensor, torch.Tensor]], list[torch.Tensor], list[torch.Tensor]]:
+    """The train (photo, rendering) pairs in [-1, 1], and the held-out photos and their renderings in [0, 1]."""
+    side = args.side
+    train = corpus_photos(args.corpus, args.pairs, side, args.crop) if args.corpus else teacher_photos(PAIRS, side)
     train_pairs = [(pil_to_tensor(photo) * 2 - 1, pil_to_tensor(apply_artwork(style, photo)) * 2 - 1) for photo in train]
     heldout = [fit_image(sample_photo(name), side) for name in HELDOUT_PHOTOS]
     return train_pairs, [pil_to_tensor(photo) for photo in heldout], [pil_to_tensor(apply_artwork(style, photo)) for photo in heldout]
@@ -126,7 +147,7 @@ def train(layout: str, style: str, args: argparse.Namespace) -> tuple[list[dict]
     model = build(layout, args).to(device)
     average = copy.deepcopy(model).requires_grad_(False)
     optimizer = torch.optim.Adam(model.parameters(), lr=args.learning_rate, betas=(0.9, 0.99))
-    train_pairs, photos, targets = pairs(style, args.side)
+    train_pairs, photos, targets = pairs(style, args)
     draw = torch.Generator().manual_seed(args.seed)
     seconds, scored = [], []
     for step in range(1, args.steps + 1):

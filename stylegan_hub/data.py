@@ -125,8 +125,10 @@ class RandomCrops:
     """Random square crops of a set of images, rescaled to `resolution`, flipped at random.
 
     Crops cover between `min_scale` and all of the image's shorter side, so the network sees textures at several
-    scales. With `positions`, each crop carries two more channels: the row and column in [-1, 1] of every pixel in
-    its whole image (what a generator with `position_inputs` sees). Images are decoded once and kept downscaled to
+    scales; with `min_scale=None` they are `resolution`-pixel windows at the image's own scale (a filter's radius in
+    pixels is then learned as the pictures have it; an image smaller than that is taken whole and enlarged).
+    With `positions`, each crop carries two more channels: the row and column in [-1, 1] of every pixel in its whole
+    image (what a generator with `position_inputs` sees). Images are decoded once and kept downscaled to
     `max_side` (a bounded cache for large datasets).
     Randomness uses torch's global generator, which Accelerate checkpoints, so a resumed run draws the same crops.
     """
@@ -136,7 +138,7 @@ class RandomCrops:
         images: Sequence[Image.Image],
         resolution: int,
         *,
-        min_scale: float = 0.5,
+        min_scale: float | None = 0.5,
         max_side: int = 768,
         cache_size: int = 512,
         positions: bool = False,
@@ -166,13 +168,17 @@ class RandomCrops:
         and, with `positions`, 2 more."""
         image = self._tensor(index)
         height, width = image.shape[-2:]
-        side = max(1, round(min(height, width) * (self.min_scale + (1 - self.min_scale) * torch.rand(()).item())))
+        if self.min_scale is None:
+            side = min(self.resolution, height, width)
+        else:
+            side = max(1, round(min(height, width) * (self.min_scale + (1 - self.min_scale) * torch.rand(()).item())))
         top = int(torch.randint(0, height - side + 1, ()))
         left = int(torch.randint(0, width - side + 1, ()))
         patch = image[:, top : top + side, left : left + side].float().unsqueeze(0) / 127.5 - 1
         if self.positions:  # resized and flipped with the pixels, so each keeps the place it came from
             patch = torch.cat([patch, position_grid(top, left, side, side, (height, width)).unsqueeze(0)], dim=1)
-        patch = F.interpolate(patch, size=(self.resolution,) * 2, mode="bilinear", antialias=True, align_corners=False)
+        if side != self.resolution:
+            patch = F.interpolate(patch, size=(self.resolution,) * 2, mode="bilinear", antialias=True, align_corners=False)
         if torch.rand(()) < 0.5:
             patch = patch.flip(-1)
         return patch[0].clamp(-1, 1)

@@ -21,6 +21,7 @@ from stylegan_hub.inference import pil_to_tensor
 from stylegan_hub.metrics import content_kept, psnr
 from stylegan_hub.training import finetune
 from stylegan_hub.training.checkpoint import checkpoint_dirs
+from stylegan_hub.training.config import FinetuneConfig
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -252,6 +253,36 @@ def test_a_fine_tune_from_before_after_pairs_learns_the_change_itself(tiny_any, 
     assert tuned.position_inputs and tuned.stem.weight[:, 3:].abs().max() > 0  # it can learn where a change happens
     assert "from 2 before/after pair(s)" in (output / "README.md").read_text()
 
+
+
+def test_a_paired_model_from_scratch_with_a_residual_output_learns_by_regression_at_the_pairs_scale(tiny_base, tmp_path, monkeypatch):
+    """How the built-in filter styles are made: the base's layout with fresh weights and the output added to the photo,
+    pairs cropped at their own scale, and Adam with the usual first moment (no adversarial game to follow)."""
+    rng = np.random.default_rng(0)
+    for folder in ("originals", "styled"):
+        (tmp_path / folder).mkdir()
+    original = rng.integers(0, 256, (40, 48, 3), dtype=np.uint8)
+    Image.fromarray(original).save(tmp_path / "originals" / "beach.png")
+    Image.fromarray(255 - original).save(tmp_path / "styled" / "beach.png")
+    betas = []
+    adam = torch.optim.Adam
+    monkeypatch.setattr(torch.optim, "Adam", lambda params, **kwargs: betas.append(kwargs["betas"]) or adam(params, **kwargs))
+    output = finetune.main(
+        tiny_args(
+            tmp_path / "styled", tiny_base, tmp_path / "style", "--steps", "2", "--original-images", str(tmp_path / "originals"),
+            "--from-scratch", "--residual-output", "--pair-crops", "native",
+        )
+    )  # fmt: skip
+    assert betas == [(0.9, 0.99)] * 2
+    generator = StyleGenerator.from_pretrained(output)
+    assert generator.residual_output and generator.position_inputs
+    record = json.loads((output / "training_args.json").read_text())
+    assert "--residual-output" in record["command"] and "--pair-crops native" in record["command"]
+    assert "trained from fresh weights" in (output / "README.md").read_text()  # not called a fine-tune of its base
+    shipped, base = (load_file(folder / "discriminator" / "model.safetensors") for folder in (output, tiny_base))
+    assert all(torch.equal(shipped[name], base[name]) for name in base)  # untrained by pairs: kept for later fine-tunes
+    with pytest.raises(ValueError, match="--residual-output .* give it with --from-scratch"):
+        FinetuneConfig(style_images=["styled/"], output_dir="out", residual_output=True)
 
 
 def test_an_unpaired_fine_tune_from_a_base_that_sees_positions_gives_its_crops_places(tiny_base, tmp_path, grade_exemplars, monkeypatch):

@@ -200,6 +200,19 @@ def test_random_crops_are_in_range_and_vary():
         RandomCrops([], 24)
 
 
+def test_crops_at_the_pictures_own_scale_are_windows_of_it_not_resamplings():
+    torch.manual_seed(0)
+    noise = np.random.default_rng(0).integers(0, 256, (40, 50, 3), dtype=np.uint8)
+    picture = torch.from_numpy(noise).permute(2, 0, 1).float() / 127.5 - 1
+    windows = picture.unfold(1, 16, 1).unfold(2, 16, 1).permute(1, 2, 0, 3, 4).reshape(-1, 3, 16, 16)  # every 16x16 window
+    crops = RandomCrops([Image.fromarray(noise), Image.new("RGB", (10, 12), (0, 0, 255))], 16, min_scale=None)
+    for _ in range(6):
+        crop = crops.crop(0)
+        assert any(torch.allclose(crop, window, atol=1e-5) or torch.allclose(crop.flip(-1), window, atol=1e-5) for window in windows)
+    small = crops.crop(1)  # smaller than a window: taken whole and enlarged
+    assert small.shape == (3, 16, 16) and torch.allclose(small[2], torch.ones(16, 16))
+
+
 def pair_folders(root, originals: dict, styled: dict):
     """Two folders of pictures written from {file name: PIL image}: the originals and the styled versions."""
     for folder, pictures in (("originals", originals), ("styled", styled)):

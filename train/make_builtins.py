@@ -120,10 +120,16 @@ STYLES = {**FILTER_STYLES, **{name: style.description for name, style in ARTWORK
 # distribution term draw marks (style distance with one exemplar 0.67 against 0.99, docs/zeroshot.md).
 ANY_DISTRIBUTION_ARGS = ["--distribution-weight", "1.0", "--steps", "1200", "--learning-rate", "3e-4", "--sample-every", "300", "--checkpointing-steps", "300"]
 ARTWORK_STEPS = 600  # the artwork styles start from builtin:base (PRETRAINED_BASE), as their cards record
-# The filter styles learn from before/after pairs (docs/benchmark-notes.md): PSNR against the filter 29.45, 19.01,
-# 26.95 dB where the unpaired oil, sketch and grade had 24.74, 14.67, 22.84. From pairs alone the cartoon lost its dark
-# edges for a soft, warm photo; snapped to 12 colours (the filter's count) it draws flat fills and outlines.
-PAIRED_SETTINGS = {"oil": (), "sketch": (), "grade": (), "cartoon": (("palette_colors", 12),)}
+# The filter styles learn from before/after pairs alone: their shipped layout (small enough for 4K in under 3 s) with
+# fresh weights and a residual output, the pairs cropped at their own scale, learning rate 1e-3, 2000 steps
+# (docs/benchmark-notes.md). The cartoon trains without its palette snap (from fresh weights the snap made the loss
+# diverge) and is snapped to 12 colours (the filter's count) once trained, which turns its smooth fills flat.
+PAIRED_SETTINGS = dict(from_scratch=True, residual_output=True, pair_crops="native", learning_rate=1e-3, steps=2000)
+STYLE_SETTINGS = {"oil": (), "sketch": (("residual_output", False),), "grade": (), "cartoon": (("palette_colors", 0),)}
+SNAPPED_AFTER_TRAINING = {"cartoon": 12}
+FILTER_SIDES = (256, 384, 512)
+"""The filters' strokes scale with the picture: each bundled photo is painted at each of these sizes, so a model that
+learns at the pictures' own scale sees the sizes it is used at."""
 SHIPPED = ["config.json", "model.safetensors", "README.md", "sample.png", TRAINING_RECORD, DISCRIMINATOR_SUBFOLDER]
 
 
@@ -187,6 +193,9 @@ def write_builtin_card(name: str, record: dict) -> None:
         record.update(title=f"{BUILTIN_PREFIX}any: the stylegan-hub zero-shot model")
     elif name in FILTER_STYLES:
         description = STYLES[name] + " Learned from photos bundled with scikit-image / scikit-learn, painted by `stylegan_hub.artwork`."
+        if name in SNAPPED_AFTER_TRAINING:
+            colors = SNAPPED_AFTER_TRAINING[name]
+            description += f" Trained without a palette, then its output snapped to {colors} colours chosen per picture."
         record.update(title=f"{BUILTIN_PREFIX}{name}: a built-in stylegan-hub style", description=description)
     else:
         style = ARTWORK_STYLES[name]
@@ -196,10 +205,12 @@ def write_builtin_card(name: str, record: dict) -> None:
 
 
 def filter_photos() -> list[Image.Image]:
-    """The photos a filter style learns from: every bundled train photo, fitted into 384 px."""
-    photos = sample_photos("train")
-    for photo in photos:
-        photo.thumbnail((384, 384), Image.Resampling.LANCZOS)
+    """The photos a filter style learns from: every bundled train photo, fitted into each of FILTER_SIDES."""
+    photos = []
+    for side in FILTER_SIDES:
+        for photo in sample_photos("train"):
+            photo.thumbnail((side, side), Image.Resampling.LANCZOS)
+            photos.append(photo)
     return photos
 
 
@@ -259,16 +270,15 @@ def main(args: argparse.Namespace) -> None:
     for name in [s for s in chosen if s not in ("base", "any")]:
         exemplars = make_exemplars(name, work / "exemplars" / name)
         extra_record = exemplar_record(name)
-        if name in PAIRED_SETTINGS:  # the pairs are free: continue the shipped style with them (their default steps)
+        if name in FILTER_STYLES:  # the pairs are free: the style is learned from them alone
             originals = make_exemplars(name, work / "originals" / name, originals=True)
-            settings = {"base": BUILTIN_PREFIX + name, "original_images": [str(originals)], **dict(PAIRED_SETTINGS[name])}
-            previous = BUILTIN_DIR / name / TRAINING_RECORD
-            if previous.is_file():  # what the style it continues was made by
-                extra_record["continued_from"] = json.loads(previous.read_text())["command"]
+            settings = {"base": BUILTIN_PREFIX + name, **PAIRED_SETTINGS, "original_images": [str(originals)], **dict(STYLE_SETTINGS[name])}
         else:
             settings = {"base": PRETRAINED_BASE, "steps": ARTWORK_STEPS, **dict(ARTWORK_STYLES[name].settings)}
         config = FinetuneConfig(style_images=[str(exemplars)], output_dir=str(work / name), **settings)
         trained = finetune.main(config)
+        if name in SNAPPED_AFTER_TRAINING:  # the snap has no weights: the trained model, its output quantised
+            StyleGenerator.from_pretrained(trained).with_palette_colors(SNAPPED_AFTER_TRAINING[name]).save_pretrained(trained)
         ship(trained, name, f"python train/make_builtins.py --only {name}", extra_record)
     styles_grid(REPO / "docs" / "images" / "builtin-styles.png")
 

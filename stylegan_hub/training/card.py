@@ -56,7 +56,7 @@ stylegan-hub finetune --base {{ model_id }} --style-images my_style/ --output-di
 ## Model
 
 - Architecture: `StyleGenerator` {{ config }}
-{% if base_model %}- Fine-tuned from: `{{ base_model }}`
+{% if base_model %}- {{ "Layout of `" ~ base_model ~ "`, trained from fresh weights" if from_scratch else "Fine-tuned from: `" ~ base_model ~ "`" }}
 {% endif %}
 ## Figures
 
@@ -87,13 +87,6 @@ Rebuild it with:
 ```bash
 {{ command }}
 ```
-{% if continued_from %}
-which continues the model that was made with:
-
-```bash
-{{ continued_from }}
-```
-{% endif %}
 Training arguments:
 
 ```json
@@ -118,7 +111,8 @@ def model_card(directory: Path, *, model_id: str | None = None, revision: str | 
     directory = Path(directory)
     generator = StyleGenerator.from_directory(directory)
     record = _read_json(directory / TRAINING_RECORD)
-    base_model = _hub_base_model(record.get("base"))
+    from_scratch = record.get("arguments", {}).get("from_scratch", False)  # only the base's layout: not a fine-tune of it
+    base_model = None if from_scratch else _hub_base_model(record.get("base"))
     data = ModelCardData(
         library_name="stylegan-hub",
         pipeline_tag="image-to-image",
@@ -149,11 +143,11 @@ def model_card(directory: Path, *, model_id: str | None = None, revision: str | 
         discriminator_subfolder=DISCRIMINATOR_SUBFOLDER,
         config=json.dumps(generator._hub_mixin_config, sort_keys=True),
         base_model=record.get("base"),
+        from_scratch=from_scratch,
         figures=figures,
         corpus=record.get("corpus"),
         exemplars=record.get("exemplars"),
         command=record.get("command"),
-        continued_from=record.get("continued_from"),
         arguments=json.dumps(record.get("arguments", {}), indent=2, sort_keys=True),
     )
 

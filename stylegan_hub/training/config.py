@@ -29,6 +29,7 @@ CONTENT_SPACES = (*FEATURE_SPACES, "luminance")
 FEATURE_KINDS = ("raw", "normalized")
 COLOR_TARGETS = ("batch", "palette")
 CONTENT_TARGETS = ("photo", "base")
+PAIR_CROPS = ("rescaled", "native")
 FULL_STYLE_WEIGHT, FULL_STYLE_EXEMPLARS = 5.0, 6
 """The style term's default weight, and from how many exemplars on it applies in full (`FinetuneConfig.style_weight_for`)."""
 FINETUNE_STEPS, PAIRED_STEPS = 200, 600
@@ -136,6 +137,12 @@ class FinetuneConfig(TrainingConfig):
         "the photos the style images were made from, each with its style image's file name (extension aside): the "
         "fine-tune then learns the exact change from these before/after pairs (L1), instead of the style's statistics",
     )
+    pair_crops: str = option(
+        "rescaled",
+        "with --original-images: crops of half to all of a pair's shorter side rescaled to --resolution, or windows at "
+        "the pictures' own scale, so a filter's radius in pixels is learned as it is (sharper; the built-in filter styles)",
+        choices=PAIR_CROPS,
+    )
     freeze_blocks: int = option(2, "lower discriminator blocks kept frozen (FreezeD)", minimum=0)
     noise_channels: int = option(
         0,
@@ -150,7 +157,16 @@ class FinetuneConfig(TrainingConfig):
         "(default: the base's; the built-ins have none)",
         minimum=0,
     )
-    from_scratch: bool = option(False, "use only the base's architecture, not its weights (an ablation; worse results)")
+    from_scratch: bool = option(
+        False,
+        "use only the base's architecture, not its weights (worse from style images alone; from pairs, with "
+        "--residual-output, how the built-in filter styles are made)",
+    )
+    residual_output: bool = option(
+        False,
+        "with --from-scratch: the generator adds its output to the photo, so it starts as the identity and learns only "
+        "the change (the layout that learns before/after pairs best, docs/benchmark-notes.md)",
+    )
     style_space: str = option(
         "discriminator",
         "features the style is compared in: the frozen discriminator's, or a frozen bank of random multi-scale "
@@ -233,6 +249,8 @@ class FinetuneConfig(TrainingConfig):
         super().__post_init__()
         if self.palette_colors == 1:
             raise ValueError("--palette-colors 1: one colour draws nothing; give 0 (no snap) or at least 2")
+        if self.residual_output and not self.from_scratch:
+            raise ValueError("--residual-output changes how the base's weights are read: give it with --from-scratch")
         if self.original_images and self.content_images:
             raise ValueError("--original-images and --content-images: give one; with pairs the originals are the photos learned on")
 

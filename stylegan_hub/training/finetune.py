@@ -79,7 +79,9 @@ def main(config: FinetuneConfig, on_step: Callable[[TrainingRun, int, dict[str, 
     # Data: before/after pairs, or the user's exemplars (few, kept in memory) and content photos; crops carry their
     # places in their pictures for a generator that sees them (one learned from pairs, fine-tuned further).
     if paired:
-        pairs = PairedCrops(*before_after_pairs(style_folder, ImageFolder(config.original_images)), config.resolution, positions=True)
+        befores, afters = before_after_pairs(style_folder, ImageFolder(config.original_images))
+        scale = None if config.pair_crops == "native" else 0.5
+        pairs = PairedCrops(befores, afters, config.resolution, min_scale=scale, positions=True)
     else:
         config = config.replace(style_weight=config.style_weight_for(len(style_images)))  # recorded as used
         weights = LossWeights(**{name: getattr(config, f"{name}_weight") for name in vars(LossWeights())})
@@ -89,16 +91,18 @@ def main(config: FinetuneConfig, on_step: Callable[[TrainingRun, int, dict[str, 
         photos = RandomCrops(photo_set, config.resolution, positions=generator.position_inputs)
         # The content target: the photo, or the start's own rendering of it (a frozen copy, taken before any step).
         content_reference = frozen_copy(generator).to(accelerator.device) if config.content_target == "base" else None
-    if config.from_scratch:  # the base's architecture with fresh weights: what pretraining buys, as an ablation
-        generator = StyleGenerator(**generator._hub_mixin_config)
-        discriminator = StyleDiscriminator(**discriminator._hub_mixin_config)
+    if config.from_scratch:  # the base's architecture with fresh weights: what pretraining buys, or a paired model's start
+        residual = config.residual_output or generator.residual_output
+        generator = StyleGenerator(**{**generator._hub_mixin_config, "residual_output": residual})
+        if not paired:  # pairs never train the discriminator: the base's stays, the space of later fine-tunes from this model
+            discriminator = StyleDiscriminator(**discriminator._hub_mixin_config)
     generator.train()
     discriminator.train()
     feature_net = frozen_copy(discriminator).to(accelerator.device)
     bank = RandomFilterBank().to(accelerator.device) if "random" in (config.style_space, config.content_space) else None
     content_net = {"random": bank, "luminance": LuminancePyramid()}.get(config.content_space)
     freeze_lower_blocks(discriminator, config.freeze_blocks)
-    generator_optimizer, discriminator_optimizer, scheduler = make_optimizers(generator, discriminator, config)
+    generator_optimizer, discriminator_optimizer, scheduler = make_optimizers(generator, discriminator, config, adversarial=not paired)
     generator, discriminator, generator_optimizer, discriminator_optimizer, scheduler = accelerator.prepare(
         generator, discriminator, generator_optimizer, discriminator_optimizer, scheduler
     )

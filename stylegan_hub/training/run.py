@@ -34,10 +34,14 @@ from .checkpoint import LossLog, remove_partial_saves, resolve_resume, save_chec
 from .config import TrainingConfig
 from .hub import create_repo, push_model_dir
 
+GAN_BETAS, REGRESSION_BETAS = (0.5, 0.99), (0.9, 0.99)
+"""Adam's betas: StyleGAN's for a generator in an adversarial game; the usual first moment for a plain regression
+(before/after pairs by L1), where the short memory of 0.5 let the loss spike (docs/benchmark-notes.md)."""
 
-def make_optimizers(generator: torch.nn.Module, discriminator: torch.nn.Module, config: TrainingConfig):
-    """Adam for both networks (betas as in StyleGAN) and the generator's LR schedule; frozen weights are left out."""
-    betas = (0.5, 0.99)
+
+def make_optimizers(generator: torch.nn.Module, discriminator: torch.nn.Module, config: TrainingConfig, *, adversarial: bool = True):
+    """Adam for both networks and the generator's LR schedule; frozen weights are left out."""
+    betas = GAN_BETAS if adversarial else REGRESSION_BETAS
     generator_optimizer = torch.optim.Adam(generator.parameters(), lr=config.learning_rate, betas=betas)
     trainable = [p for p in discriminator.parameters() if p.requires_grad]
     discriminator_optimizer = torch.optim.Adam(trainable, lr=config.d_learning_rate or config.learning_rate, betas=betas)
