@@ -10,7 +10,7 @@ step and the float32 channels-last latency of a 512x512 picture, with Transforme
 
     python bench/paired_layouts.py --styles cartoon oil --steps 2000            # about 25 min on 2 CPU cores
     python bench/paired_layouts.py --styles cartoon --steps 20000 --device cuda  # what a GPU session would run
-    python bench/paired_layouts.py --corpus build/corpus --pairs 512 --layouts unet --steps 6000  # many pairs
+    python bench/paired_layouts.py --corpus build/corpus --pairs 480 --layouts unet --steps 4000  # many pairs
 
 Layouts: `unet` is our generator's (builtin:any's widths and depths, no style code) with its output added to the
 photo (`residual_output`); `can` is a context aggregation network (Chen, Xu & Koltun 2017; `reference_models.py`).

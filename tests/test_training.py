@@ -283,6 +283,8 @@ def test_a_paired_model_from_scratch_with_a_residual_output_learns_by_regression
     assert all(torch.equal(shipped[name], base[name]) for name in base)  # untrained by pairs: kept for later fine-tunes
     with pytest.raises(ValueError, match="--residual-output .* give it with --from-scratch"):
         FinetuneConfig(style_images=["styled/"], output_dir="out", residual_output=True)
+    with pytest.raises(ValueError, match="--pair-crops native: it crops before/after pairs; give --original-images too"):
+        FinetuneConfig(style_images=["styled/"], output_dir="out", pair_crops="native")
 
 
 def test_an_unpaired_fine_tune_from_a_base_that_sees_positions_gives_its_crops_places(tiny_base, tmp_path, grade_exemplars, monkeypatch):

@@ -56,7 +56,8 @@ stylegan-hub finetune --base {{ model_id }} --style-images my_style/ --output-di
 ## Model
 
 - Architecture: `StyleGenerator` {{ config }}
-{% if base_model %}- {{ "Layout of `" ~ base_model ~ "`, trained from fresh weights" if from_scratch else "Fine-tuned from: `" ~ base_model ~ "`" }}
+{% if base_model and from_scratch %}- Layout of `{{ base_model }}`, trained from fresh weights
+{% elif base_model %}- Fine-tuned from: `{{ base_model }}`
 {% endif %}
 ## Figures
 

@@ -249,6 +249,8 @@ class FinetuneConfig(TrainingConfig):
         super().__post_init__()
         if self.palette_colors == 1:
             raise ValueError("--palette-colors 1: one colour draws nothing; give 0 (no snap) or at least 2")
+        if self.pair_crops != "rescaled" and not self.original_images:
+            raise ValueError(f"--pair-crops {self.pair_crops}: it crops before/after pairs; give --original-images too")
         if self.residual_output and not self.from_scratch:
             raise ValueError("--residual-output changes how the base's weights are read: give it with --from-scratch")
         if self.original_images and self.content_images:
