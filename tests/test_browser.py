@@ -56,6 +56,7 @@ def page(served):
 def test_stylize_and_finetune_in_the_browser(page, tmp_path):
     from playwright.sync_api import expect
 
+    from stylegan_hub import builtin_styles
     from stylegan_hub.artwork import apply_artwork
     from stylegan_hub.data import sample_photos
 
@@ -69,7 +70,7 @@ def test_stylize_and_finetune_in_the_browser(page, tmp_path):
     thumbnails = page.locator("#styles button.thumbnail-item")
     expect(thumbnails.first).to_be_visible()
     thumbnails.nth(1).click()
-    expect(page.locator("#style textarea, #style input").first).to_have_value("builtin:grade")
+    expect(page.locator("#style textarea, #style input").first).to_have_value(builtin_styles()[1])
     page.click("#go")
     expect(page.locator("#result img[src]").first).to_be_visible(timeout=30_000)
     expect(page.locator("#download")).to_be_enabled()

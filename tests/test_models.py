@@ -265,9 +265,10 @@ def builtin_dir(name):
 
 def test_builtin_models_are_small_and_documented():
     total = sum(f.stat().st_size for f in builtin_dir("base").parent.rglob("*") if f.is_file())
-    # The base layout's generator is 8 MB (the base and the artwork styles use it); builtin:any's is 11 MB (its style
-    # modulation and encoder), the filter styles' 4 MB; a new model here must not grow the package unnoticed.
-    assert total < 56e6
+    # The base layout's generator is 8 MB (the base and builtin:ink use it); builtin:any's is 11 MB (its style
+    # modulation and encoder), the small layout's 4 MB (the filter styles and the distilled builtin:clipart); a new
+    # model here must not grow the package unnoticed.
+    assert total < 60e6
     for name in builtin_names():
         card = (builtin_dir(name.split(":")[1]) / "README.md").read_text()
         assert "python train/" in card or "stylegan-hub finetune" in card  # the exact rebuild command

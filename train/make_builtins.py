@@ -6,13 +6,13 @@ from Debian's image packages, and the zero-shot model `any` with `train/pretrain
 Two kinds of styles are then fine-tuned with the fine-tune loop:
 
 - filter styles (oil, sketch, cartoon, grade): the exemplars are the photos scikit-image and scikit-learn ship,
-  painted by the project's own non-photorealistic filters (`stylegan_hub.artwork`), so the pairs are free: each
-  continues the shipped style from those before/after pairs (`--original-images`; the cartoon with a 12-colour
-  palette output, its flat fills); their quality is measured against the filter on held-out photos;
-- artwork styles (painting, ink): the exemplars are real artwork that Debian packages ship, listed with their
-  licences on each card.
+  painted by the project's own non-photorealistic filters (`stylegan_hub.artwork`), so the pairs are free: each is
+  learned from those before/after pairs alone, in its small layout from fresh weights (`--original-images
+  --from-scratch`); their quality is measured against the filter on held-out photos;
+- artwork styles (painting, ink, clipart): the exemplars are real artwork that Debian packages ship, listed with
+  their licences on each card.
 
-    apt-get install wesnoth-1.16-data krita-data      # the artwork styles' exemplars (and the corpus packages)
+    apt-get install wesnoth-1.16-data krita-data tuxpaint-stamps-default  # the artwork styles' exemplars
     python train/make_builtins.py --corpus build/corpus   # everything (hours on 2 CPU cores)
     python train/make_builtins.py --only oil ink          # some styles, from the shipped base
     python train/make_builtins.py --only any              # the zero-shot model (about 90 min on 2 CPU cores)
@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import random
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,7 +40,7 @@ from stylegan_hub.metrics.report import evaluate_model
 from stylegan_hub.models.hub import BUILTIN_DIR, BUILTIN_PREFIX, DISCRIMINATOR_SUBFOLDER
 from stylegan_hub.training import finetune
 from stylegan_hub.training.card import METRICS_FILE, TRAINING_RECORD, write_model_card
-from stylegan_hub.training.config import PRETRAINED_BASE, FinetuneConfig
+from stylegan_hub.training.config import DEFAULT_BASE, PRETRAINED_BASE, FinetuneConfig
 
 REPO = Path(__file__).resolve().parent.parent
 PRETRAIN_ARGS = ["--steps", "1500", "--checkpointing-steps", "250", "--sample-every", "250"]
@@ -63,6 +64,12 @@ class ArtworkStyle:
     hub_license: str
     files: tuple[str, ...]
     settings: tuple[tuple[str, object], ...] = ()
+    sheets: int = 0
+    """With sheets, the files are cut-outs on a transparent background (clip art), laid overlapping on this many
+    square sheets (`stamp_sheets`): crops of a lone cut-out would be mostly empty paper."""
+    distilled: bool = False
+    """Fine-tuned in the base layout, then distilled into the filter styles' small layout (`distil`): on 2 cores the
+    base layout runs 4.3-4.5x faster than TransformerNet, under the 5x the project keeps, the small one 7x."""
 
 
 # Brush strokes and hatching are texture, which the random filter bank can draw and the discriminator's features
@@ -82,8 +89,13 @@ HATCHING_SETTINGS = (
     ("ema_decay", 0.0),
     ("steps", 300),
 )
+# Clip art: flat fills from the palette snap and dark outlines from the edge-statistics term, starting from the
+# zero-shot model's reading of the sheets (docs/benchmark-notes.md).
+CLIPART_SETTINGS = (("base", DEFAULT_BASE), ("palette_colors", 12), ("edges_weight", 1.0), ("steps", 300))
 WESNOTH_STORY = "/usr/share/games/wesnoth/1.16/data/core/images/story/"
 KRITA_PATTERNS = "/usr/share/krita/patterns/"
+TUXPAINT_STAMPS = "/usr/share/tuxpaint/stamps/"
+SHEET_SIDE = 512
 ARTWORK_STYLES = {
     "painting": ArtworkStyle(
         "Painted landscape: broad brush strokes and simplified forms, after the story art of Battle for Wesnoth.",
@@ -114,6 +126,37 @@ ARTWORK_STYLES = {
         tuple(KRITA_PATTERNS + name for name in ("09b_drawed-CrossedLines.png", "09_drawed_crosshatched.png", "12_drawed_vertical.png")),
         HATCHING_SETTINGS,
     ),
+    "clipart": ArtworkStyle(
+        "Clip art: the photo posterised into flat, saturated fills with dark outlines, after the cartoon stamps of "
+        "Tux Paint.",
+        "tuxpaint-stamps-default",
+        "GPL-2",
+        "gpl-2.0",
+        tuple(
+            TUXPAINT_STAMPS + name
+            for name in (
+                "food/fruit/cartoon/apple.png",
+                "food/fruit/cartoon/cherries.png",
+                "food/fruit/cartoon/grapes.png",
+                "food/fruit/cartoon/pear.png",
+                "food/fruit/cartoon/prune.png",
+                "food/fruit/cartoon/strawberry.png",
+                "food/fruit/cartoon/blueberry.png",
+                "food/fruit/cartoon/lemon.png",
+                "animals/insects/cartoon/ladybug.png",
+                "animals/insects/cartoon/snail2.png",
+                "animals/birds/cartoon/tux.png",
+                "people/cartoon/mermaid.png",
+                "vehicles/masstransit/cartoon/double_decker_bus.png",
+                "town/houses/cartoon/igloo.png",
+                "town/houses/cartoon/tent.png",
+                "town/houses/cartoon/swisshome.png",
+            )
+        ),
+        CLIPART_SETTINGS,
+        sheets=6,
+        distilled=True,
+    ),
 }
 STYLES = {**FILTER_STYLES, **{name: style.description for name, style in ARTWORK_STYLES.items()}}
 # The zero-shot model: L1 alone (6000 steps) draws the mean of a style's strokes; 1200 more steps with the per-image
@@ -133,6 +176,8 @@ STYLE_SETTINGS = {
     "cartoon": (("palette_colors", 0),),
 }
 SNAPPED_AFTER_TRAINING = {"cartoon": 12}
+DISTILLED_LAYOUT = BUILTIN_PREFIX + "cartoon"
+"""The small layout (0.34 M parameters) a distilled artwork style is learned in, from fresh weights."""
 FILTER_SIDES = (256, 384, 512)
 """The filters' strokes scale with the picture: each bundled photo is painted at each of these sizes, so a model that
 learns at the pictures' own scale sees the sizes it is used at."""
@@ -205,7 +250,16 @@ def write_builtin_card(name: str, record: dict) -> None:
         record.update(title=f"{BUILTIN_PREFIX}{name}: a built-in stylegan-hub style", description=description)
     else:
         style = ARTWORK_STYLES[name]
-        description = f"{style.description} Learned from {len(style.files)} images of the Debian package `{style.package}` ({style.licence})."
+        description = f"{style.description} Learned from {len(style.files)} images of the Debian package `{style.package}` ({style.licence})"
+        if style.sheets:
+            description += f", laid overlapping on {style.sheets} sheets"
+        description += "."
+        if style.distilled:
+            sides = ", ".join(str(side) for side in FILTER_SIDES)
+            description += (
+                f" Fine-tuned from `{record['distilled_from']['base']}`, then distilled into the small layout of the filter styles,"
+                f" from its renderings of the {len(sample_photos('train'))} bundled photos at {sides} px."
+            )
         record.update(title=f"{BUILTIN_PREFIX}{name}: a built-in stylegan-hub style", description=description, license=style.hub_license)
     write_model_card(BUILTIN_DIR / name, record, model_id=f"{BUILTIN_PREFIX}{name}")
 
@@ -229,10 +283,34 @@ def exemplar_images(name: str) -> list[Image.Image]:
     missing = [path for path in style.files if not Path(path).is_file()]
     if missing:
         raise SystemExit(f"{name}: {missing[0]} is missing; install its exemplars with: apt-get install {style.package}")
+    if style.sheets:
+        return stamp_sheets([load_image(path) for path in style.files], style.sheets)
     images = [load_image(path).convert("RGB") for path in style.files]
     for image in images:
         image.thumbnail((768, 768), Image.Resampling.LANCZOS)
     return images
+
+
+def stamp_sheets(stamps: list[Image.Image], count: int, side: int = SHEET_SIDE, seed: int = 0) -> list[Image.Image]:
+    """`count` square sheets of white paper, each with every cut-out laid twice in a shuffled order at a random place
+    and 30-50 % of the sheet's side, overlapping and running off the edges: pages of clip art, outlines and fills
+    everywhere, that the same seed rebuilds exactly."""
+    rng = random.Random(seed)
+    cutouts = [stamp.convert("RGBA") for stamp in stamps]
+    sheets = []
+    for _ in range(count):
+        sheet = Image.new("RGBA", (side, side), "white")
+        order = list(range(len(cutouts)))
+        rng.shuffle(order)
+        for index in order * 2:
+            cutout = cutouts[index].copy()
+            size = rng.randint(side * 3 // 10, side // 2)
+            cutout.thumbnail((size, size), Image.Resampling.LANCZOS)
+            left = rng.randint(-cutout.width // 3, side - 2 * cutout.width // 3)
+            top = rng.randint(-cutout.height // 3, side - 2 * cutout.height // 3)
+            sheet.alpha_composite(cutout, (max(left, 0), max(top, 0)), (max(-left, 0), max(-top, 0)))
+        sheets.append(sheet.convert("RGB"))
+    return sheets
 
 
 def exemplar_record(name: str) -> dict:
@@ -249,6 +327,28 @@ def make_exemplars(name: str, directory: Path, originals: bool = False) -> Path:
     for index, exemplar in enumerate(filter_photos() if originals else exemplar_images(name)):
         save_image(exemplar, directory / f"{name}-{index}.png")
     return directory
+
+
+def distil(teacher: Path, name: str, work: Path) -> Path:
+    """The fine-tuned `teacher`'s renderings of the filter photos, learned as a filter style learns its pairs
+    (PAIRED_SETTINGS) in DISTILLED_LAYOUT; trained without the teacher's palette snap, which it gets afterwards (from
+    fresh weights the snap made the cartoon's loss diverge)."""
+    model = StyleGenerator.from_pretrained(teacher)
+    renderings = work / "renderings" / name
+    renderings.mkdir(parents=True, exist_ok=True)
+    for index, photo in enumerate(filter_photos()):
+        save_image(model.stylize(photo, precision="float32"), renderings / f"{name}-{index}.png")
+    originals = make_exemplars(name, work / "originals" / name, originals=True)
+    config = FinetuneConfig(
+        style_images=[str(renderings)],
+        original_images=[str(originals)],
+        output_dir=str(work / f"{name}-distilled"),
+        base=DISTILLED_LAYOUT,
+        **{**PAIRED_SETTINGS, "palette_colors": 0},
+    )
+    student = finetune.main(config)
+    StyleGenerator.from_pretrained(student).with_palette_colors(model.palette_colors).save_pretrained(student)
+    return student
 
 
 def styles_grid(path: Path) -> None:
@@ -285,6 +385,9 @@ def main(args: argparse.Namespace) -> None:
         trained = finetune.main(config)
         if name in SNAPPED_AFTER_TRAINING:  # the snap has no weights: the trained model, its output quantised
             StyleGenerator.from_pretrained(trained).with_palette_colors(SNAPPED_AFTER_TRAINING[name]).save_pretrained(trained)
+        if name in ARTWORK_STYLES and ARTWORK_STYLES[name].distilled:
+            extra_record["distilled_from"] = json.loads((trained / TRAINING_RECORD).read_text())  # the fine-tune's settings
+            trained = distil(trained, name, work)
         ship(trained, name, f"python train/make_builtins.py --only {name}", extra_record)
     styles_grid(REPO / "docs" / "images" / "builtin-styles.png")
 
