@@ -33,7 +33,7 @@ from PIL import Image
 
 from stylegan_hub import StyleGenerator
 from stylegan_hub.artwork import apply_artwork
-from stylegan_hub.data import sample_photos
+from stylegan_hub.data import TRAIN_PHOTOS, sample_photos
 from stylegan_hub.images import load_image, save_image
 from stylegan_hub.inference import comparison_grid
 from stylegan_hub.metrics.report import evaluate_model
@@ -166,14 +166,13 @@ ARTWORK_STEPS = 600  # the artwork styles start from builtin:base (PRETRAINED_BA
 # The filter styles learn from before/after pairs alone: their shipped layout (small enough for 4K in under 3 s) with
 # fresh weights and a residual output, the pairs cropped at their own scale, learning rate 1e-3, 2000 steps
 # (docs/benchmark-notes.md). Chosen by eye: the oil keeps rescaled crops and the sketch a direct output. The cartoon
-# trains without its palette snap (from fresh weights the snap made the loss diverge) and is snapped to 12 colours
-# (the filter's count) once trained, which turns its smooth fills flat.
+# is snapped to 12 colours (the filter's count) once trained (`learn_pairs`), which turns its smooth fills flat.
 PAIRED_SETTINGS = dict(from_scratch=True, residual_output=True, pair_crops="native", learning_rate=1e-3, steps=2000)
 STYLE_SETTINGS = {
     "oil": (("pair_crops", "rescaled"),),  # at their own scale, the oil's patches came out smoother than the filter's
     "sketch": (("residual_output", False),),
     "grade": (),
-    "cartoon": (("palette_colors", 0),),
+    "cartoon": (),
 }
 SNAPPED_AFTER_TRAINING = {"cartoon": 12}
 DISTILLED_LAYOUT = BUILTIN_PREFIX + "cartoon"
@@ -258,7 +257,7 @@ def write_builtin_card(name: str, record: dict) -> None:
             sides = ", ".join(str(side) for side in FILTER_SIDES)
             description += (
                 f" Fine-tuned from `{record['distilled_from']['base']}`, then distilled into the small layout of the filter styles,"
-                f" from its renderings of the {len(sample_photos('train'))} bundled photos at {sides} px."
+                f" from its renderings of the {len(TRAIN_PHOTOS)} bundled photos at {sides} px."
             )
         record.update(title=f"{BUILTIN_PREFIX}{name}: a built-in stylegan-hub style", description=description, license=style.hub_license)
     write_model_card(BUILTIN_DIR / name, record, model_id=f"{BUILTIN_PREFIX}{name}")
@@ -329,26 +328,29 @@ def make_exemplars(name: str, directory: Path, originals: bool = False) -> Path:
     return directory
 
 
+def learn_pairs(styled: Path, name: str, work: Path, output_dir: Path, base: str, snap_colors: int = 0, **settings) -> Path:
+    """A model learned from before/after pairs alone (PAIRED_SETTINGS, then `settings`) in the layout of `base`:
+    `styled` holds the after of each of `filter_photos()`, under `make_exemplars`' names. It trains without a palette
+    snap (from fresh weights the snap made the cartoon's loss diverge) and, with `snap_colors`, gets one once trained:
+    the snap has no weights, the trained model's output is quantised."""
+    originals = make_exemplars(name, work / "originals" / name, originals=True)
+    settings = {**PAIRED_SETTINGS, **settings, "palette_colors": 0}
+    config = FinetuneConfig(style_images=[str(styled)], original_images=[str(originals)], output_dir=str(output_dir), base=base, **settings)
+    trained = finetune.main(config)
+    if snap_colors:
+        StyleGenerator.from_pretrained(trained).with_palette_colors(snap_colors).save_pretrained(trained)
+    return trained
+
+
 def distil(teacher: Path, name: str, work: Path) -> Path:
-    """The fine-tuned `teacher`'s renderings of the filter photos, learned as a filter style learns its pairs
-    (PAIRED_SETTINGS) in DISTILLED_LAYOUT; trained without the teacher's palette snap, which it gets afterwards (from
-    fresh weights the snap made the cartoon's loss diverge)."""
+    """The fine-tuned `teacher`'s renderings of the filter photos, learned as a filter style learns its pairs in
+    DISTILLED_LAYOUT, with the teacher's palette snap."""
     model = StyleGenerator.from_pretrained(teacher)
     renderings = work / "renderings" / name
     renderings.mkdir(parents=True, exist_ok=True)
     for index, photo in enumerate(filter_photos()):
         save_image(model.stylize(photo, precision="float32"), renderings / f"{name}-{index}.png")
-    originals = make_exemplars(name, work / "originals" / name, originals=True)
-    config = FinetuneConfig(
-        style_images=[str(renderings)],
-        original_images=[str(originals)],
-        output_dir=str(work / f"{name}-distilled"),
-        base=DISTILLED_LAYOUT,
-        **{**PAIRED_SETTINGS, "palette_colors": 0},
-    )
-    student = finetune.main(config)
-    StyleGenerator.from_pretrained(student).with_palette_colors(model.palette_colors).save_pretrained(student)
-    return student
+    return learn_pairs(renderings, name, work, work / f"{name}-distilled", DISTILLED_LAYOUT, model.palette_colors)
 
 
 def styles_grid(path: Path) -> None:
@@ -377,17 +379,15 @@ def main(args: argparse.Namespace) -> None:
         exemplars = make_exemplars(name, work / "exemplars" / name)
         extra_record = exemplar_record(name)
         if name in FILTER_STYLES:  # the pairs are free: the style is learned from them alone
-            originals = make_exemplars(name, work / "originals" / name, originals=True)
-            settings = {"base": BUILTIN_PREFIX + name, **PAIRED_SETTINGS, "original_images": [str(originals)], **dict(STYLE_SETTINGS[name])}
+            snap_colors = SNAPPED_AFTER_TRAINING.get(name, 0)
+            trained = learn_pairs(exemplars, name, work, work / name, BUILTIN_PREFIX + name, snap_colors, **dict(STYLE_SETTINGS[name]))
         else:
-            settings = {"base": PRETRAINED_BASE, "steps": ARTWORK_STEPS, **dict(ARTWORK_STYLES[name].settings)}
-        config = FinetuneConfig(style_images=[str(exemplars)], output_dir=str(work / name), **settings)
-        trained = finetune.main(config)
-        if name in SNAPPED_AFTER_TRAINING:  # the snap has no weights: the trained model, its output quantised
-            StyleGenerator.from_pretrained(trained).with_palette_colors(SNAPPED_AFTER_TRAINING[name]).save_pretrained(trained)
-        if name in ARTWORK_STYLES and ARTWORK_STYLES[name].distilled:
-            extra_record["distilled_from"] = json.loads((trained / TRAINING_RECORD).read_text())  # the fine-tune's settings
-            trained = distil(trained, name, work)
+            style = ARTWORK_STYLES[name]
+            settings = {"base": PRETRAINED_BASE, "steps": ARTWORK_STEPS, **dict(style.settings)}
+            trained = finetune.main(FinetuneConfig(style_images=[str(exemplars)], output_dir=str(work / name), **settings))
+            if style.distilled:
+                extra_record["distilled_from"] = json.loads((trained / TRAINING_RECORD).read_text())  # the fine-tune's settings
+                trained = distil(trained, name, work)
         ship(trained, name, f"python train/make_builtins.py --only {name}", extra_record)
     styles_grid(REPO / "docs" / "images" / "builtin-styles.png")
 
