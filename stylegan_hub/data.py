@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from .images import expand_image_paths, load_image
-from .models.generator import position_grid
+from .models.generator import periodic_window, position_grid
 
 # Fixed split of the colour (and two greyscale) photos shipped by scikit-image / scikit-learn.
 TRAIN_PHOTOS = ("astronaut", "coffee", "rocket", "china", "hubble_deep_field", "immunohistochemistry", "camera", "moon")
@@ -128,8 +128,11 @@ class RandomCrops:
     scales; with `min_scale=None` they are `resolution`-pixel windows at the image's own scale (a filter's radius in
     pixels is then learned as the pictures have it; an image smaller than that is taken whole and enlarged).
     With `positions`, each crop carries two more channels: the row and column in [-1, 1] of every pixel in its whole
-    image (what a generator with `position_inputs` sees). Images are decoded once and kept downscaled to
-    `max_side` (a bounded cache for large datasets).
+    image (what a generator with `position_inputs` sees). With `noise_field` (C, P, P), the periodic field a generator
+    with C noise inputs draws at inference, each crop carries C more: that field at the crop's place, unflipped and at
+    the image's own scale (`min_scale=None`), so pairs rendered by such a model show the texture it drew from that
+    noise where the noise is. Images are decoded once and kept downscaled to `max_side` (a bounded cache for large
+    datasets).
     Randomness uses torch's global generator, which Accelerate checkpoints, so a resumed run draws the same crops.
     """
 
@@ -142,13 +145,16 @@ class RandomCrops:
         max_side: int = 768,
         cache_size: int = 512,
         positions: bool = False,
+        noise_field: torch.Tensor | None = None,
     ):
         if len(images) == 0:
             raise ValueError("no training images")
         if resolution < 8:
             raise ValueError(f"resolution must be at least 8 pixels, got {resolution}")
         self.images, self.resolution, self.min_scale, self.max_side = images, resolution, min_scale, max_side
-        self.positions = positions
+        if noise_field is not None and min_scale is not None:
+            raise ValueError("a noise field is drawn at the pictures' own scale: crop with min_scale=None")
+        self.positions, self.noise_field = positions, noise_field
         self._tensor = functools.lru_cache(maxsize=cache_size)(self._decode)
 
     def __len__(self) -> int:
@@ -164,8 +170,8 @@ class RandomCrops:
         return torch.from_numpy(np.array(image.convert("RGB"))).permute(2, 0, 1).contiguous()  # (3, H, W) uint8
 
     def crop(self, index: int) -> torch.Tensor:
-        """One random crop of image `index`: (C, resolution, resolution) in [-1, 1], C = the image's channels (3)
-        and, with `positions`, 2 more."""
+        """One random crop of image `index`: (C, resolution, resolution), C = the image's channels (3) in [-1, 1]
+        and, with `positions`, 2 more, then with `noise_field` its channels."""
         image = self._tensor(index)
         height, width = image.shape[-2:]
         if self.min_scale is None:
@@ -178,7 +184,14 @@ class RandomCrops:
         if self.positions:  # resized and flipped with the pixels, so each keeps the place it came from
             patch = torch.cat([patch, position_grid(top, left, side, side, (height, width)).unsqueeze(0)], dim=1)
         if side != self.resolution:
+            if self.noise_field is not None:
+                raise ValueError(
+                    f"a {width}x{height} picture is smaller than the {self.resolution}-px crops, which a noise field needs "
+                    "at the pictures' own scale: lower the resolution or give larger pictures"
+                )
             patch = F.interpolate(patch, size=(self.resolution,) * 2, mode="bilinear", antialias=True, align_corners=False)
+        if self.noise_field is not None:  # unflipped: a texture drawn from noise is not mirror-symmetric
+            return torch.cat([patch[0].clamp(-1, 1), periodic_window(self.noise_field, top, left, side, side)])
         if torch.rand(()) < 0.5:
             patch = patch.flip(-1)
         return patch[0].clamp(-1, 1)
@@ -221,7 +234,8 @@ def before_after_pairs(style_images: ImageFolder, originals: ImageFolder) -> tup
 
 class PairedCrops(RandomCrops):
     """Random crops taken at the same place, scale and flip of an original and its styled version: `sample` gives
-    (B, 6, R, R), the original's channels first (then the positions, with `positions`)."""
+    (B, 6, R, R), the original's channels first (then the positions, with `positions`, and the noise, with
+    `noise_field`)."""
 
     def __init__(self, originals: Sequence[Image.Image], styled: Sequence[Image.Image], resolution: int, **kwargs):
         if len(originals) != len(styled):

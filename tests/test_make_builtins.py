@@ -70,3 +70,18 @@ def test_distil_learns_the_teachers_renderings_in_the_small_layout_with_its_pale
     assert torch.equal(first, pil_to_tensor(teacher.stylize(photos[0], precision="float32")))
     arguments = json.loads((student_dir / TRAINING_RECORD).read_text())["arguments"]
     assert arguments["from_scratch"] and arguments["palette_colors"] == 0 and arguments["original_images"]
+
+
+def test_distilling_a_teacher_with_noise_inputs_shows_the_student_the_teachers_noise_field(tmp_path, tiny_base, monkeypatch):
+    torch.manual_seed(0)
+    teacher_dir = tmp_path / "teacher"
+    StyleGenerator(base_channels=4, num_downsamples=3, num_res_blocks=1, noise_channels=2).save_pretrained(teacher_dir)
+    monkeypatch.setattr(make_builtins, "DISTILLED_LAYOUT", str(tiny_base))
+    monkeypatch.setattr(make_builtins, "FILTER_SIDES", (48,))
+    monkeypatch.setattr(make_builtins, "PAIRED_SETTINGS", {**make_builtins.PAIRED_SETTINGS, "steps": 2, "batch_size": 2, "resolution": 32})
+    student_dir = make_builtins.distil(teacher_dir, "ink", tmp_path / "work")
+
+    student = StyleGenerator.from_pretrained(student_dir)
+    assert student.noise_channels == 2 and torch.equal(student.noise_field, StyleGenerator.from_pretrained(teacher_dir).noise_field)
+    arguments = json.loads((student_dir / TRAINING_RECORD).read_text())["arguments"]
+    assert arguments["pair_noise"] == "field" and arguments["pair_crops"] == "native"

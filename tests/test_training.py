@@ -287,6 +287,30 @@ def test_a_paired_model_from_scratch_with_a_residual_output_learns_by_regression
         FinetuneConfig(style_images=["styled/"], output_dir="out", pair_crops="native")
 
 
+def test_pairs_rendered_with_a_models_noise_field_are_learned_from_that_field(tiny_base, tmp_path):
+    """Distilling a model with noise inputs: its grain is a function of its fixed noise field, so a student shown that
+    field where the pictures got it fits the grain, where fresh noise leaves only its mean to learn."""
+    rng = np.random.default_rng(0)
+    for folder in ("originals", "styled"):
+        (tmp_path / folder).mkdir()
+    original = rng.integers(64, 192, (48, 56, 3)).astype(np.float32)
+    field = StyleGenerator(noise_channels=1).noise_field[0, 0, :48, :56].numpy()  # the first channel at the picture's place
+    Image.fromarray(original.astype(np.uint8)).save(tmp_path / "originals" / "beach.png")
+    Image.fromarray(np.clip(original + 40 * field[..., None], 0, 255).astype(np.uint8)).save(tmp_path / "styled" / "beach.png")
+    paired = ("--original-images", str(tmp_path / "originals"), "--from-scratch", "--residual-output", "--pair-crops", "native")
+    final_l1 = {}
+    for noise in ("field", "fresh"):
+        settings = ("--steps", "60", "--learning-rate", "1e-2", "--noise-channels", "1", "--pair-noise", noise)
+        output = finetune.main(tiny_args(tmp_path / "styled", tiny_base, tmp_path / noise, *paired, *settings))
+        logged = [json.loads(line) for line in (output / "logs" / "losses.jsonl").read_text().splitlines()]
+        final_l1[noise] = np.mean([row["l1"] for row in logged[-10:]])
+    assert final_l1["field"] < 0.6 * final_l1["fresh"], final_l1
+    with pytest.raises(ValueError, match="--pair-noise field: the generator has no noise inputs; give --noise-channels"):
+        finetune.main(tiny_args(tmp_path / "styled", tiny_base, tmp_path / "none", *paired, "--pair-noise", "field"))
+    with pytest.raises(ValueError, match="--pair-noise field: .* give --original-images and --pair-crops native"):
+        FinetuneConfig(style_images=["styled/"], output_dir="out", original_images=["originals/"], pair_noise="field")
+
+
 def test_an_unpaired_fine_tune_from_a_base_that_sees_positions_gives_its_crops_places(tiny_base, tmp_path, grade_exemplars, monkeypatch):
     """A style learned from pairs has position inputs; fine-tuned further without pairs, every training pass must get
     its crops' places in their pictures, never treat a crop as a whole picture."""

@@ -19,6 +19,7 @@ from stylegan_hub.data import (
     before_after_pairs,
     sample_photos,
 )
+from stylegan_hub.models import StyleGenerator
 from stylegan_hub.training.checkpoint import checkpoint_dirs, resolve_resume
 
 
@@ -267,6 +268,31 @@ def test_paired_crops_cut_both_pictures_at_the_same_place():
         PairedCrops([noise, noise], [inverted], 16)
     with pytest.raises(ValueError, match="styled picture's size"):
         PairedCrops([noise], [inverted.resize((20, 20))], 16)
+
+
+def test_paired_crops_carry_the_noise_a_model_draws_at_their_place_unflipped_and_unclamped():
+    """Pairs rendered by a model with noise inputs: each crop must carry exactly the noise that model saw there at
+    inference, or the texture it drew is unlearnable noise to the student."""
+    torch.manual_seed(0)
+    model = StyleGenerator(base_channels=4, num_downsamples=1, num_res_blocks=1, noise_channels=2).eval()
+    rows, columns = np.indices((290, 300)) % 256  # a pixel's value tells its place (the field's period is 256 too)
+    picture = Image.fromarray(np.stack([columns, rows, columns], axis=-1).astype(np.uint8))
+    crops = PairedCrops([picture], [picture], 16, min_scale=None, positions=True, noise_field=model.noise_field[0])
+    batch, _ = crops.sample(6)
+    assert batch.shape == (6, 3 + 3 + 2 + 2, 16, 16)
+    for crop in batch:
+        place = ((crop[:3] + 1) * 127.5).round().long()
+        top, left = int(place[1, 0, 0]), int(place[0, 0, 0])
+        assert torch.equal(place[0, 0], torch.arange(left, left + 16) % 256)  # unflipped
+        with torch.no_grad():
+            drawn = model.noise_like(torch.zeros(1, 3, 16, 16), origin=(top, left))[0]
+        assert torch.equal(crop[8:], drawn)
+    assert batch[:, 8:].abs().max() > 1.5  # the noise is not clamped to the pictures' range
+    with pytest.raises(ValueError, match="min_scale=None"):
+        PairedCrops([picture], [picture], 16, noise_field=model.noise_field[0])
+    small = picture.resize((12, 12))
+    with pytest.raises(ValueError, match="12x12 picture is smaller than the 16-px crops"):
+        PairedCrops([small], [small], 16, min_scale=None, noise_field=model.noise_field[0]).sample(1)
 
 
 def test_bundled_photos_split_and_folders(tmp_path):

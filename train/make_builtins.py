@@ -125,6 +125,7 @@ ARTWORK_STYLES = {
         "gpl-2.0",
         tuple(KRITA_PATTERNS + name for name in ("09b_drawed-CrossedLines.png", "09_drawed_crosshatched.png", "12_drawed_vertical.png")),
         HATCHING_SETTINGS,
+        distilled=True,
     ),
     "clipart": ArtworkStyle(
         "Clip art: the photo posterised into flat, saturated fills with dark outlines, after the cartoon stamps of "
@@ -257,8 +258,11 @@ def write_builtin_card(name: str, record: dict) -> None:
             sides = ", ".join(str(side) for side in FILTER_SIDES)
             description += (
                 f" Fine-tuned from `{record['distilled_from']['base']}`, then distilled into the small layout of the filter styles,"
-                f" from its renderings of the {len(TRAIN_PHOTOS)} bundled photos at {sides} px."
+                f" from its renderings of the {len(TRAIN_PHOTOS)} bundled photos at {sides} px"
             )
+            if record["distilled_from"]["arguments"]["noise_channels"]:
+                description += ", seeing the teacher's noise field where the teacher saw it (so it keeps the grain drawn from it)"
+            description += "."
         record.update(title=f"{BUILTIN_PREFIX}{name}: a built-in stylegan-hub style", description=description, license=style.hub_license)
     write_model_card(BUILTIN_DIR / name, record, model_id=f"{BUILTIN_PREFIX}{name}")
 
@@ -344,13 +348,16 @@ def learn_pairs(styled: Path, name: str, work: Path, output_dir: Path, base: str
 
 def distil(teacher: Path, name: str, work: Path) -> Path:
     """The fine-tuned `teacher`'s renderings of the filter photos, learned as a filter style learns its pairs in
-    DISTILLED_LAYOUT, with the teacher's palette snap."""
+    DISTILLED_LAYOUT, with the teacher's palette snap. A teacher with noise inputs draws its texture from its fixed
+    noise field: the student gets as many inputs and sees that field where the teacher saw it, so the texture is a
+    function it can learn, not a random draw whose mean L1 would learn."""
     model = StyleGenerator.from_pretrained(teacher)
     renderings = work / "renderings" / name
     renderings.mkdir(parents=True, exist_ok=True)
     for index, photo in enumerate(filter_photos()):
         save_image(model.stylize(photo, precision="float32"), renderings / f"{name}-{index}.png")
-    return learn_pairs(renderings, name, work, work / f"{name}-distilled", DISTILLED_LAYOUT, model.palette_colors)
+    noise = dict(noise_channels=model.noise_channels, pair_noise="field") if model.noise_channels else {}
+    return learn_pairs(renderings, name, work, work / f"{name}-distilled", DISTILLED_LAYOUT, model.palette_colors, **noise)
 
 
 def styles_grid(path: Path) -> None:

@@ -79,6 +79,15 @@ def position_grid(top: int, left: int, height: int, width: int, frame: tuple[int
     return torch.stack([rows[:, None].expand(height, width), cols[None, :].expand(height, width)])
 
 
+def periodic_window(field: torch.Tensor, top: int, left: int, height: int, width: int) -> torch.Tensor:
+    """The (..., height, width) window of a periodic field (..., P, P) whose top-left pixel is (top, left): the noise
+    a generator with noise inputs sees at that place of a picture at inference."""
+    period = field.shape[-1]
+    rows = (torch.arange(height, device=field.device) + top) % period
+    cols = (torch.arange(width, device=field.device) + left) % period
+    return field.index_select(-2, rows).index_select(-1, cols)
+
+
 def conv3x3(in_channels: int, out_channels: int, padding_mode: str, stride: int = 1) -> nn.Conv2d:
     return nn.Conv2d(in_channels, out_channels, 3, stride=stride, padding=1, padding_mode=padding_mode)
 
@@ -309,10 +318,7 @@ class StyleGenerator(HubModel, model_card_template=GENERATOR_CARD, **HUB_METADAT
         batch, _, height, width = x.shape
         if self.training:
             return torch.randn(batch, self.noise_channels, height, width, device=x.device, dtype=x.dtype)
-        rows = (torch.arange(height, device=x.device) + origin[0]) % NOISE_PERIOD
-        cols = (torch.arange(width, device=x.device) + origin[1]) % NOISE_PERIOD
-        field = self.noise_field.index_select(2, rows).index_select(3, cols)
-        return field.to(x.dtype).expand(batch, -1, -1, -1)
+        return periodic_window(self.noise_field, *origin, height, width).to(x.dtype).expand(batch, -1, -1, -1)
 
     def position_like(self, x: torch.Tensor, origin: tuple[int, int] = (0, 0), frame: tuple[int, int] | None = None) -> torch.Tensor:
         """Row and column of every pixel of x in the whole picture, each in [-1, 1] (B, 2, H, W): `origin` is x's
@@ -413,9 +419,12 @@ class StyleGenerator(HubModel, model_card_template=GENERATOR_CARD, **HUB_METADAT
         snap: bool = True,
         frame: tuple[int, int] | None = None,
         positions: torch.Tensor | None = None,
+        noise: torch.Tensor | None = None,
     ) -> torch.Tensor:
         # x: (B, 3, H, W) in [-1, 1], H and W multiples of size_multiple; `origin` and `frame` place it in its whole
         # picture (a tile), or `positions` (B, 2, H, W) gives each pixel's place (training crops)
+        # noise (models with noise_channels): (B, noise_channels, H, W) instead of `noise_like`'s, for training crops
+        # that carry the inference field at their place (a distillation of a model with noise inputs)
         # style: None (the model's style_code), codes (B, style_dim), or style pictures (B, 3, S, S) in [-1, 1]
         # fitted to ENCODER_SIDE, encoded here so that training under DDP sees one forward for both networks
         # palette (models with palette_colors): (B, palette_colors, 3) to snap to, else each output's own; snap=False
@@ -441,7 +450,7 @@ class StyleGenerator(HubModel, model_card_template=GENERATOR_CARD, **HUB_METADAT
 
         photo = x
         if self.noise_channels:
-            x = torch.cat([x, self.noise_like(x, origin)], dim=1)  # (B, 3 + noise_channels, H, W)
+            x = torch.cat([x, self.noise_like(x, origin) if noise is None else noise.to(x)], dim=1)  # (B, 3 + noise_channels, H, W)
         if self.position_inputs:
             x = torch.cat([x, (self.position_like(x, origin, frame) if positions is None else positions).to(x)], dim=1)
         h = modulate(F.leaky_relu(self.stem(x), 0.2))

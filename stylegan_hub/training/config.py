@@ -30,6 +30,7 @@ FEATURE_KINDS = ("raw", "normalized")
 COLOR_TARGETS = ("batch", "palette")
 CONTENT_TARGETS = ("photo", "base")
 PAIR_CROPS = ("rescaled", "native")
+PAIR_NOISE = ("fresh", "field")
 FULL_STYLE_WEIGHT, FULL_STYLE_EXEMPLARS = 5.0, 6
 """The style term's default weight, and from how many exemplars on it applies in full (`FinetuneConfig.style_weight_for`)."""
 FINETUNE_STEPS, PAIRED_STEPS = 200, 600
@@ -143,6 +144,13 @@ class FinetuneConfig(TrainingConfig):
         "the pictures' own scale, so a filter's radius in pixels is learned as it is (sharper; the built-in filter styles)",
         choices=PAIR_CROPS,
     )
+    pair_noise: str = option(
+        "fresh",
+        "with --original-images and noise inputs: fresh noise for every crop, or the field a stylegan-hub model with "
+        "as many noise inputs draws at inference, at each crop's place: for pairs rendered by such a model (distilling "
+        "it into another layout), whose texture is a function of that field; needs --pair-crops native",
+        choices=PAIR_NOISE,
+    )
     freeze_blocks: int = option(2, "lower discriminator blocks kept frozen (FreezeD)", minimum=0)
     noise_channels: int = option(
         0,
@@ -251,6 +259,8 @@ class FinetuneConfig(TrainingConfig):
             raise ValueError("--palette-colors 1: one colour draws nothing; give 0 (no snap) or at least 2")
         if self.pair_crops != "rescaled" and not self.original_images:
             raise ValueError(f"--pair-crops {self.pair_crops}: it crops before/after pairs; give --original-images too")
+        if self.pair_noise == "field" and (not self.original_images or self.pair_crops != "native"):
+            raise ValueError("--pair-noise field: the field lies on the pairs at their own scale; give --original-images and --pair-crops native")
         if self.residual_output and not self.from_scratch:
             raise ValueError("--residual-output changes how the base's weights are read: give it with --from-scratch")
         if self.original_images and self.content_images:

@@ -81,7 +81,10 @@ def main(config: FinetuneConfig, on_step: Callable[[TrainingRun, int, dict[str, 
     if paired:
         befores, afters = before_after_pairs(style_folder, ImageFolder(config.original_images))
         scale = None if config.pair_crops == "native" else 0.5
-        pairs = PairedCrops(befores, afters, config.resolution, min_scale=scale, positions=True)
+        if config.pair_noise == "field" and not generator.noise_channels:
+            raise ValueError("--pair-noise field: the generator has no noise inputs; give --noise-channels, the rendering model's count")
+        noise_field = generator.noise_field[0] if config.pair_noise == "field" else None  # (C, P, P), the same in every model with C
+        pairs = PairedCrops(befores, afters, config.resolution, min_scale=scale, positions=True, noise_field=noise_field)
     else:
         config = config.replace(style_weight=config.style_weight_for(len(style_images)))  # recorded as used
         weights = LossWeights(**{name: getattr(config, f"{name}_weight") for name in vars(LossWeights())})
@@ -112,8 +115,8 @@ def main(config: FinetuneConfig, on_step: Callable[[TrainingRun, int, dict[str, 
 
     for step in run.steps("fine-tune"):
         if paired:
-            batch = pairs.sample(config.batch_size)[0].to(accelerator.device)  # (B, 8, R, R): original, styled, position
-            losses = paired_step(models, batch[:, :3], batch[:, 3:6], batch[:, 6:])
+            batch = pairs.sample(config.batch_size)[0].to(accelerator.device)  # (B, 8 [+ C], R, R): original, styled, position[, noise]
+            losses = paired_step(models, batch[:, :3], batch[:, 3:6], batch[:, 6:8], batch[:, 8:] if noise_field is not None else None)
         else:
             photo_batch = photos.sample(config.batch_size)[0].to(accelerator.device)  # (B, 3 or 5, R, R): + positions
             exemplar_batch = exemplars.sample(config.batch_size)[0].to(accelerator.device)

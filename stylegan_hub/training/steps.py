@@ -158,12 +158,20 @@ def finetune_step(
     return {"generator": generator_loss.item(), "discriminator": discriminator_loss.item(), **logged}
 
 
-def paired_step(models: GanModels, originals: torch.Tensor, styled: torch.Tensor, positions: torch.Tensor | None = None) -> dict[str, float]:
+def paired_step(
+    models: GanModels,
+    originals: torch.Tensor,
+    styled: torch.Tensor,
+    positions: torch.Tensor | None = None,
+    noise: torch.Tensor | None = None,
+) -> dict[str, float]:
     """Learn the change from before/after pairs: crops of originals and their styled versions (B, 3, R, R) in [-1, 1],
-    taken at the same place, and for a generator with `position_inputs` that place (B, 2, R, R). The pairs say
-    exactly what the style does, so L1 to them is the whole objective: no feature space, no discriminator step."""
+    taken at the same place, and for a generator with `position_inputs` that place (B, 2, R, R); `noise` (B, C, R, R)
+    is the noise the pictures were rendered with, where a model with noise inputs rendered them (else fresh draws).
+    The pairs say exactly what the style does, so L1 to them is the whole objective: no feature space, no
+    discriminator step."""
     with models.accelerator.autocast():
-        loss = F.l1_loss(models.generator(originals, positions=positions).float(), styled.float())
+        loss = F.l1_loss(models.generator(originals, positions=positions, noise=noise).float(), styled.float())
     models.optimize(models.generator_optimizer, loss)
     return {"generator": loss.item(), "l1": loss.item()}
 
