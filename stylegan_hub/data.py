@@ -132,7 +132,7 @@ class RandomCrops:
     with C noise inputs draws at inference, each crop carries C more: that field at the crop's place, unflipped and at
     the image's own scale (`min_scale=None`), so pairs rendered by such a model show the texture it drew from that
     noise where the noise is. Images are decoded once and kept downscaled to `max_side` (a bounded cache for large
-    datasets).
+    datasets), except with a noise field, which lies on them at their full size.
     Randomness uses torch's global generator, which Accelerate checkpoints, so a resumed run draws the same crops.
     """
 
@@ -152,8 +152,16 @@ class RandomCrops:
         if resolution < 8:
             raise ValueError(f"resolution must be at least 8 pixels, got {resolution}")
         self.images, self.resolution, self.min_scale, self.max_side = images, resolution, min_scale, max_side
-        if noise_field is not None and min_scale is not None:
-            raise ValueError("a noise field is drawn at the pictures' own scale: crop with min_scale=None")
+        if noise_field is not None:  # it lies on the pictures as they are: neither rescaled nor shrunk
+            if min_scale is not None:
+                raise ValueError("a noise field is drawn at the pictures' own scale: crop with min_scale=None")
+            small = [image.size for image in images if min(image.size) < resolution]
+            if small:
+                width, height = small[0]
+                raise ValueError(
+                    f"a {width}x{height} picture is smaller than the {resolution}-px crops, which a noise field needs at the "
+                    "pictures' own scale: lower the resolution or give larger pictures"
+                )
         self.positions, self.noise_field = positions, noise_field
         self._tensor = functools.lru_cache(maxsize=cache_size)(self._decode)
 
@@ -164,7 +172,7 @@ class RandomCrops:
         return self._as_tensor(self.images[index])
 
     def _as_tensor(self, image: Image.Image) -> torch.Tensor:
-        if max(image.size) > self.max_side:
+        if max(image.size) > self.max_side and self.noise_field is None:  # a shrunk picture would lose its place in the field
             image = image.copy()
             image.thumbnail((self.max_side, self.max_side), Image.Resampling.LANCZOS)
         return torch.from_numpy(np.array(image.convert("RGB"))).permute(2, 0, 1).contiguous()  # (3, H, W) uint8
@@ -184,11 +192,6 @@ class RandomCrops:
         if self.positions:  # resized and flipped with the pixels, so each keeps the place it came from
             patch = torch.cat([patch, position_grid(top, left, side, side, (height, width)).unsqueeze(0)], dim=1)
         if side != self.resolution:
-            if self.noise_field is not None:
-                raise ValueError(
-                    f"a {width}x{height} picture is smaller than the {self.resolution}-px crops, which a noise field needs "
-                    "at the pictures' own scale: lower the resolution or give larger pictures"
-                )
             patch = F.interpolate(patch, size=(self.resolution,) * 2, mode="bilinear", antialias=True, align_corners=False)
         if self.noise_field is not None:  # unflipped: a texture drawn from noise is not mirror-symmetric
             return torch.cat([patch[0].clamp(-1, 1), periodic_window(self.noise_field, top, left, side, side)])

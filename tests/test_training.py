@@ -300,15 +300,23 @@ def test_pairs_rendered_with_a_models_noise_field_are_learned_from_that_field(ti
     paired = ("--original-images", str(tmp_path / "originals"), "--from-scratch", "--residual-output", "--pair-crops", "native")
     final_l1 = {}
     for noise in ("field", "fresh"):
-        settings = ("--steps", "60", "--learning-rate", "1e-2", "--noise-channels", "1", "--pair-noise", noise)
+        settings = ("--steps", "60", "--learning-rate", "1e-2", "--noise-channels", "1", "--pair-noise", noise, "--sample-every", "1000")
         output = finetune.main(tiny_args(tmp_path / "styled", tiny_base, tmp_path / noise, *paired, *settings))
         logged = [json.loads(line) for line in (output / "logs" / "losses.jsonl").read_text().splitlines()]
         final_l1[noise] = np.mean([row["l1"] for row in logged[-10:]])
     assert final_l1["field"] < 0.6 * final_l1["fresh"], final_l1
-    with pytest.raises(ValueError, match="--pair-noise field: the generator has no noise inputs; give --noise-channels"):
-        finetune.main(tiny_args(tmp_path / "styled", tiny_base, tmp_path / "none", *paired, "--pair-noise", "field"))
-    with pytest.raises(ValueError, match="--pair-noise field: .* give --original-images and --pair-crops native"):
-        FinetuneConfig(style_images=["styled/"], output_dir="out", original_images=["originals/"], pair_noise="field")
+    noisier_base = tmp_path / "noisier-base"  # a field of another count is another field: refused, not half learned
+    shutil.copytree(tiny_base, noisier_base)
+    StyleGenerator.from_pretrained(tiny_base).with_noise_channels(2).save_pretrained(noisier_base)
+    with pytest.raises(ValueError, match="--noise-channels 1: the base .* has 2 noise inputs"):
+        finetune.main(tiny_args(tmp_path / "styled", noisier_base, tmp_path / "two", *paired, "--noise-channels", "1", "--pair-noise", "field"))
+    pairs = dict(style_images=["styled/"], output_dir="out", original_images=["originals/"], pair_noise="field")
+    with pytest.raises(ValueError, match="--pair-noise field: give --noise-channels"):
+        FinetuneConfig(**pairs, pair_crops="native")
+    with pytest.raises(ValueError, match="--pair-crops rescaled: the noise field lies on the pairs at their own scale"):
+        FinetuneConfig(**pairs, noise_channels=1)
+    with pytest.raises(ValueError, match="--pair-noise field: it gives the noise of rendered pairs; give --original-images"):
+        FinetuneConfig(style_images=["styled/"], output_dir="out", pair_noise="field", noise_channels=1)
 
 
 def test_an_unpaired_fine_tune_from_a_base_that_sees_positions_gives_its_crops_places(tiny_base, tmp_path, grade_exemplars, monkeypatch):

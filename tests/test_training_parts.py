@@ -280,7 +280,8 @@ def test_paired_crops_carry_the_noise_a_model_draws_at_their_place_unflipped_and
     crops = PairedCrops([picture], [picture], 16, min_scale=None, positions=True, noise_field=model.noise_field[0])
     batch, _ = crops.sample(6)
     assert batch.shape == (6, 3 + 3 + 2 + 2, 16, 16)
-    for crop in batch:
+    larger_than_kept = PairedCrops([picture], [picture], 16, min_scale=None, max_side=100, positions=True, noise_field=model.noise_field[0])
+    for crop in torch.cat([batch, larger_than_kept.sample(6)[0]]):  # never shrunk off the field
         place = ((crop[:3] + 1) * 127.5).round().long()
         top, left = int(place[1, 0, 0]), int(place[0, 0, 0])
         assert torch.equal(place[0, 0], torch.arange(left, left + 16) % 256)  # unflipped
@@ -288,11 +289,13 @@ def test_paired_crops_carry_the_noise_a_model_draws_at_their_place_unflipped_and
             drawn = model.noise_like(torch.zeros(1, 3, 16, 16), origin=(top, left))[0]
         assert torch.equal(crop[8:], drawn)
     assert batch[:, 8:].abs().max() > 1.5  # the noise is not clamped to the pictures' range
+    with pytest.raises(ValueError, match="3 noise channels given to a model with 2 noise inputs"):
+        model(torch.zeros(1, 3, 16, 16), noise=torch.zeros(1, 3, 16, 16))
     with pytest.raises(ValueError, match="min_scale=None"):
         PairedCrops([picture], [picture], 16, noise_field=model.noise_field[0])
     small = picture.resize((12, 12))
     with pytest.raises(ValueError, match="12x12 picture is smaller than the 16-px crops"):
-        PairedCrops([small], [small], 16, min_scale=None, noise_field=model.noise_field[0]).sample(1)
+        PairedCrops([picture, small], [picture, small], 16, min_scale=None, noise_field=model.noise_field[0])
 
 
 def test_bundled_photos_split_and_folders(tmp_path):

@@ -260,7 +260,7 @@ def write_builtin_card(name: str, record: dict) -> None:
                 f" Fine-tuned from `{record['distilled_from']['base']}`, then distilled into the small layout of the filter styles,"
                 f" from its renderings of the {len(TRAIN_PHOTOS)} bundled photos at {sides} px"
             )
-            if record["distilled_from"]["arguments"]["noise_channels"]:
+            if record["arguments"].get("pair_noise") == "field":
                 description += ", seeing the teacher's noise field where the teacher saw it (so it keeps the grain drawn from it)"
             description += "."
         record.update(title=f"{BUILTIN_PREFIX}{name}: a built-in stylegan-hub style", description=description, license=style.hub_license)

@@ -434,6 +434,8 @@ class StyleGenerator(HubModel, model_card_template=GENERATOR_CARD, **HUB_METADAT
                 f"height and width must be multiples of {self.size_multiple}, got {tuple(x.shape[-2:])}; "
                 "use stylize() for images of any size"
             )
+        if noise is not None and noise.shape[1] != self.noise_channels:
+            raise ValueError(f"{noise.shape[1]} noise channels given to a model with {self.noise_channels} noise inputs")
         if style is not None and not self.style_dim:
             raise ValueError("this model takes no style code (style_dim is 0)")
         if style is not None and style.dim() == 4:

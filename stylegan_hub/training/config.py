@@ -259,8 +259,13 @@ class FinetuneConfig(TrainingConfig):
             raise ValueError("--palette-colors 1: one colour draws nothing; give 0 (no snap) or at least 2")
         if self.pair_crops != "rescaled" and not self.original_images:
             raise ValueError(f"--pair-crops {self.pair_crops}: it crops before/after pairs; give --original-images too")
-        if self.pair_noise == "field" and (not self.original_images or self.pair_crops != "native"):
-            raise ValueError("--pair-noise field: the field lies on the pairs at their own scale; give --original-images and --pair-crops native")
+        if self.pair_noise == "field":
+            if not self.original_images:
+                raise ValueError("--pair-noise field: it gives the noise of rendered pairs; give --original-images too")
+            if self.pair_crops != "native":
+                raise ValueError(f"--pair-crops {self.pair_crops}: the noise field lies on the pairs at their own scale; give --pair-crops native")
+            if not self.noise_channels:
+                raise ValueError("--pair-noise field: give --noise-channels, the count of the model that rendered the pairs")
         if self.residual_output and not self.from_scratch:
             raise ValueError("--residual-output changes how the base's weights are read: give it with --from-scratch")
         if self.original_images and self.content_images:

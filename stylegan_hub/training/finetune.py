@@ -81,8 +81,11 @@ def main(config: FinetuneConfig, on_step: Callable[[TrainingRun, int, dict[str, 
     if paired:
         befores, afters = before_after_pairs(style_folder, ImageFolder(config.original_images))
         scale = None if config.pair_crops == "native" else 0.5
-        if config.pair_noise == "field" and not generator.noise_channels:
-            raise ValueError("--pair-noise field: the generator has no noise inputs; give --noise-channels, the rendering model's count")
+        if config.pair_noise == "field" and generator.noise_channels != config.noise_channels:
+            raise ValueError(
+                f"--noise-channels {config.noise_channels}: the base {config.base} has {generator.noise_channels} noise inputs, "
+                "and a field of another count is another field; choose a base with at most the rendering model's count"
+            )
         noise_field = generator.noise_field[0] if config.pair_noise == "field" else None  # (C, P, P), the same in every model with C
         pairs = PairedCrops(befores, afters, config.resolution, min_scale=scale, positions=True, noise_field=noise_field)
     else:
