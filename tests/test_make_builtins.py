@@ -1,4 +1,4 @@
-"""How train/make_builtins.py turns artwork files into a style's exemplars and its card's list."""
+"""How train/make_builtins.py turns artwork files into a style's exemplars and its card's list, and distils a teacher."""
 
 import json
 

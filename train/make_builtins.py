@@ -69,7 +69,7 @@ class ArtworkStyle:
     square sheets (`stamp_sheets`): crops of a lone cut-out would be mostly empty paper."""
     distilled: bool = False
     """Fine-tuned in the base layout, then distilled into the filter styles' small layout (`distil`): on 2 cores the
-    base layout runs 4.3-4.5x faster than TransformerNet, under the 5x the project keeps, the small one 7x."""
+    base layout runs 3.5-4.5x faster than TransformerNet, under the 5x the project keeps, the small one 6-7x."""
 
 
 # Brush strokes and hatching are texture, which the random filter bank can draw and the discriminator's features
