@@ -34,7 +34,7 @@ from stylegan_hub.mixing import mix_styles  # noqa: E402
 from stylegan_hub.models import builtin_names  # noqa: E402
 from stylegan_hub.models.hub import is_namespaced_repo_id  # noqa: E402
 from stylegan_hub.names import ZERO_SHOT_MODEL  # noqa: E402
-from stylegan_hub.training.config import DEFAULT_BASE, FINETUNE_STEPS, PAIRED_STEPS, FinetuneConfig  # noqa: E402
+from stylegan_hub.training.config import DEFAULT_BASE, FINETUNE_STEPS, PAIRED_STEPS, TEXTURE_SETTINGS, FinetuneConfig  # noqa: E402
 from stylegan_hub.training.hub import push_model_dir  # noqa: E402
 from stylegan_hub.training.job import FinetuneJob, measure_seconds_per_step  # noqa: E402
 
@@ -397,14 +397,18 @@ def start_finetune(
     flat: bool,
     originals: list[str] | None = None,  # defaults: API clients written before pairs may leave them out
     own: dict | None = None,
+    texture: bool = False,
     request: gr.Request | None = None,
 ):
     """Stream the fine-tune: progress, a live preview on a fixed photo, and at the end (finished or cancelled) the
     updated style gallery. `flat` snaps the style's colours to a palette chosen per picture (cartoons, posters);
-    `originals`, the photos the style images were made from, turn it into learning that exact edit from the pairs."""
+    `originals`, the photos the style images were made from, turn it into learning that exact edit from the pairs;
+    `texture` learns one picture as a texture laid over the photo (TEXTURE_SETTINGS)."""
     files, originals = files or [], originals or []
     if not 1 <= len(files) <= MAX_STYLE_IMAGES:
         raise gr.Error(f"Upload between 1 and {MAX_STYLE_IMAGES} style images (got {len(files)}).")
+    if texture and (len(files) != 1 or originals):
+        raise gr.Error(f"“A texture” learns from one picture alone: upload just the texture, without originals (got {len(files)} style images).")
     name = slug(name, "my-style")
     visitor = visitor_dir(request)
     style_dir, originals_dir = visitor / "uploads" / name, visitor / "uploads" / f"{name}-originals"
@@ -428,6 +432,7 @@ def start_finetune(
         batch_size=TRAIN_BATCH,
         palette_colors=FLAT_COLORS if flat else None,
         original_images=[str(originals_dir)] if originals else None,
+        **(TEXTURE_SETTINGS if texture else {}),
     )
     job = FinetuneJob(config, preview_photo=load_image(EXAMPLES[-1]).resize((256, 192)), preview_every=10).start()
     _running[visitor] = job
@@ -704,6 +709,11 @@ def build_app() -> gr.Blocks:
                         info=f"snaps the result to {FLAT_COLORS} colours chosen per photo; leave off for paintings and photo looks",
                         elem_id="flat",
                     )
+                    texture = gr.Checkbox(
+                        label="A texture (one picture: bricks, stone, fabric)",
+                        info="lays your picture over the photo as a surface; the photo's contours stay drawn on it",
+                        elem_id="texture",
+                    )
                     steps = gr.Slider(20, 2000, value=PRESETS["Balanced"], step=10, label="Training steps", elem_id="steps")
                     with gr.Row():
                         preset_buttons = [gr.Button(f"{label}: {count}", size="sm") for label, count in PRESETS.items()]
@@ -744,7 +754,7 @@ def build_app() -> gr.Blocks:
             start.click,
             cancel,
             start_finetune,
-            [files, base, steps, name, flat, originals, own],
+            [files, base, steps, name, flat, originals, own, texture],
             [progress, preview, gallery, own, style],
             api_name="finetune",
             concurrency_id="train",

@@ -10,7 +10,8 @@ model(held-out photo) against teacher(held-out photo). Texture styles (scikit-im
 ground truth and are scored by SWD to the texture and content kept. Baselines run on the same data in the same run:
 the photo itself, Reinhard colour transfer, Gatys-style per-photo optimisation in the same feature space, the
 fine-tune given the exemplars' own photos as before/after pairs (`--original-images`: the *paired* bound, what
-unpaired learning can approach), the fine-tune from scratch
+unpaired learning can approach), on the textures the fine-tune with the texture option (`TEXTURE_SETTINGS`: the picture
+as the generator's input), the fine-tune from scratch
 (what pretraining buys), the fine-tune from the general base instead of the zero-shot model (what that start buys) and
 ablations of the fine-tune. Every run's scores are appended to results.jsonl as it ends,
 so an interrupted benchmark resumes where it stopped.
@@ -43,12 +44,13 @@ from stylegan_hub.metrics.report import fit_image
 from stylegan_hub.models import StyleGenerator
 from stylegan_hub.models.perceptual import RandomFilterBank
 from stylegan_hub.training import finetune
-from stylegan_hub.training.config import DEFAULT_BASE, PRETRAINED_BASE, FinetuneConfig
+from stylegan_hub.training.config import DEFAULT_BASE, PRETRAINED_BASE, TEXTURE_SETTINGS, FinetuneConfig
 from stylegan_hub.training.finetune import load_base
 
 REPO = Path(__file__).resolve().parent.parent
 TEXTURES = ("brick", "grass", "gravel")
-METHODS = ("identity", "reinhard", "gatys", "ours", "paired", "scratch", "zeroshot", "from-base")
+METHODS = ("identity", "reinhard", "gatys", "ours", "texture", "paired", "scratch", "zeroshot", "from-base")
+TEACHER_ONLY, TEXTURE_ONLY = {"paired"}, {"texture"}  # the texture option learns one picture as a texture
 FIRST_DESIGN = dict(style_distance="gram", content_features="raw", color_target="batch")
 ABLATIONS = {  # fine-tune variants: the settings that differ from the default fine-tune
     "gram": dict(style_distance="gram"),
@@ -227,6 +229,8 @@ def run_method(args: argparse.Namespace, task: Task, method: str, seed: int, wor
         generator = zero_shot.with_style(zero_shot.style_code_of(sorted(task.exemplar_dir.iterdir())))
         return outputs_of(generator, task), [], as_filter(generator)
     changes = ABLATIONS.get(method.removeprefix("ours:"), {})
+    if method == "texture":  # what a user picks for a texture: the picture as the generator's texture input
+        changes = TEXTURE_SETTINGS
     if method == "paired":  # the upper bound: the fine-tune told exactly what the style does, by the exemplars' own photos
         changes = {"original_images": [str(originals_dir(task.root, task.shots, args.eval_side))]}
     if method in ("scratch", "from-base"):
@@ -260,7 +264,7 @@ def plan(args: argparse.Namespace) -> list[tuple[str, str, int, str, int]]:
     for kind, styles, shot_counts in (("teacher", args.styles, args.shots), ("texture", args.textures, [1])):
         for style in styles:
             for shots in shot_counts:
-                methods = [m for m in args.methods if kind == "teacher" or m != "paired"]
+                methods = [m for m in args.methods if m not in (TEXTURE_ONLY if kind == "teacher" else TEACHER_ONLY)]
                 if shots not in args.full_methods_shots and kind == "teacher":
                     methods = [m for m in methods if m not in ("paired", "scratch")]
                 if shots == max(shot_counts) and (kind == "teacher" or args.texture_ablations):

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+import torch
+
 from .errors import StyleGanHubError
 from .models import StyleGenerator
 
@@ -40,6 +42,18 @@ def mix_styles(styles: Mapping[str | StyleGenerator, float]) -> StyleGenerator:
     models = [(name, model.with_noise_channels(noise_channels)) for name, model in models]
     if any(model.position_inputs for _, model in models):
         models = [(name, model.with_position_inputs()) for name, model in models]
+    # A texture style mixes with styles without a texture (they get its picture, with zero weights), not with another
+    # texture: averaged, two pictures would lie over each other.
+    textured = [(name, model) for name, model in models if model.texture_side]
+    if textured:
+        texture_name, texture_model = textured[0]
+        picture = texture_model.texture.detach().cpu()
+        for name, model in textured[1:]:
+            if model.texture.shape != picture.shape or not torch.equal(model.texture.detach().cpu(), picture):
+                raise StyleGanHubError(
+                    f"{name} and {texture_name} draw different texture pictures, which cannot be blended; mix a texture style only with styles without one"
+                )
+        models = [(name, model.with_texture((picture[0] + 1) / 2, texture_model.texture_side)) for name, model in models]
     first_name, first = models[0]
     for name, model in models:
         if model._hub_mixin_config != first._hub_mixin_config:

@@ -1,11 +1,15 @@
 """The Gradio app through its public API (gradio_client over loopback), as a programmatic client uses it."""
 
+import json
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
+
+from stylegan_hub import StyleGenerator
+from stylegan_hub.training.config import TEXTURE_SETTINGS
 
 
 @pytest.fixture
@@ -139,6 +143,23 @@ def test_flat_colours_fine_tune_a_style_that_draws_only_a_few_colours(client, ph
     (before, after), _ = client.predict(handle_file(str(photo)), chosen, 1.0, False, "Preview (512 px)", api_name="/stylize")
     colours = [len(np.unique(np.asarray(Image.open(p if isinstance(p, str) else p["path"]).convert("RGB")).reshape(-1, 3), axis=0)) for p in (before, after)]
     assert colours[1] <= 12 < colours[0]
+
+
+def test_a_texture_is_learned_from_its_one_picture_which_the_style_keeps(client, app_module, tmp_path):
+    from gradio_client import handle_file
+    from gradio_client.exceptions import AppError
+
+    rows, cols = np.mgrid[:96, :128]
+    bricks = np.where((rows % 16 < 3) | ((cols + 12 * (rows // 16 % 2)) % 24 < 3), 220, 120).astype(np.uint8)
+    Image.fromarray(np.stack([bricks, bricks // 2, bricks // 3], -1)).save(tmp_path / "wall.png")
+    wall = handle_file(str(tmp_path / "wall.png"))
+    *_, (progress, _, _, chosen) = client.submit([wall], "builtin:base", 20, "wall", False, [], True, api_name="/finetune")
+    assert 'data-state="done"' in progress and chosen == "wall (yours)"
+    (config,) = (app_module.DATA_DIR / "visitors").glob("*/styles/wall/config.json")
+    assert json.loads(config.read_text())["texture_side"] == TEXTURE_SETTINGS["texture_side"]
+    assert StyleGenerator.from_pretrained(config.parent).texture.std() > 0.1  # the visitor's picture is in the model
+    with pytest.raises(AppError, match="learns from one picture alone"):
+        client.predict([wall, wall], "builtin:base", 20, "walls", False, [], True, api_name="/finetune")
 
 
 def test_before_after_pairs_fine_tune_the_exact_edit_and_unmatched_names_are_refused(client, app_module, tmp_path):

@@ -30,7 +30,10 @@ def test_benchmark_runs_every_method_resumes_and_writes_the_report(tiny_base, ti
     records = [json.loads(line) for line in (tmp_path / "bench" / "results.jsonl").read_text().splitlines()]
     ran = {(r["kind"], r["method"]) for r in records}
     teacher_methods = {"identity", "reinhard", "gatys", "ours", "paired", "scratch", "zeroshot", "from-base", "ours:gram"}
-    assert ran == {("teacher", m) for m in teacher_methods} | {("texture", m) for m in teacher_methods - {"paired", "ours:gram"}}
+    texture_methods = teacher_methods - {"paired", "ours:gram"} | {"texture"}  # the texture option runs on textures only
+    assert ran == {("teacher", m) for m in teacher_methods} | {("texture", m) for m in texture_methods}
+    texture_model = quality.StyleGenerator.from_pretrained(tmp_path / "bench" / "runs" / "texture-brick-1-texture-0")
+    assert texture_model.texture_side == 256 and texture_model.texture.std() > 0.05  # the brick picture, in the model
     ours = next(r for r in records if r["method"] == "ours" and r["kind"] == "teacher")
     assert {"psnr", "ssim", "swd", "content_kept", "color_distance", "style_distance"} <= set(ours["metrics"])
     assert [point["step"] for point in ours["trajectory"]] == [1, 2, 3, 4, 5, 6, 7, 8]
@@ -47,6 +50,7 @@ def test_benchmark_runs_every_method_resumes_and_writes_the_report(tiny_base, ti
     for figure in ("grid.jpg", "psnr-gain.png", "style-steps.png", "grade.jpg", "brick.jpg"):  # grade, brick: per-style grids
         assert (tmp_path / "docs" / "images" / f"benchmark-{figure}").stat().st_size > 1000
     assert "style distance, 1 exemplars, every teacher style" in report and "paired model, grade" in report
+    assert "texture brick (the texture option)" in report and "ours as a texture" in report
     assert "| style distance (photo = 1), 1 exemplar(s) |" in report and "STYLE_DISTANCE" not in report
     text = readme.read_text()
     assert "old table" not in text and "| check | measured |" in text and text.endswith("rest\n")

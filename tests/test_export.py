@@ -10,11 +10,13 @@ from stylegan_hub.cli import main as cli
 from stylegan_hub.export import FLOAT32_TOLERANCE, INT8_MIN_PSNR, export_onnx
 
 
-def make_generator(noise_channels: int = 0, residual_output: bool = False, position_inputs: bool = False) -> StyleGenerator:
+def make_generator(noise_channels: int = 0, residual_output: bool = False, position_inputs: bool = False, texture_side: int = 0) -> StyleGenerator:
     torch.manual_seed(0)
     model = StyleGenerator(
         base_channels=4, num_res_blocks=1, noise_channels=noise_channels, residual_output=residual_output, position_inputs=position_inputs
     )
+    if texture_side:
+        model = model.with_texture(torch.rand(3, 40, 50), texture_side)
     with torch.no_grad():  # a non-trivial mapping
         for p in model.parameters():
             p.add_(torch.randn_like(p) * 0.05)
@@ -31,10 +33,13 @@ def run_onnx(path, photo: torch.Tensor) -> np.ndarray:
     return session.run(None, {"photo": photo.numpy()})[0]
 
 
-@pytest.mark.parametrize("noise_channels, residual_output, position_inputs", [(0, False, False), (2, False, False), (0, True, False), (0, False, True)])
-def test_onnx_export_matches_pytorch_at_any_size_and_batch(noise_channels, residual_output, position_inputs, tmp_path):
-    # With noise channels the inference noise field is in the graph; with position inputs the maps follow the input's size.
-    generator = make_generator(noise_channels, residual_output, position_inputs)
+@pytest.mark.parametrize(
+    "noise_channels, residual_output, position_inputs, texture_side",
+    [(0, False, False, 0), (2, False, False, 0), (0, True, False, 0), (0, False, True, 0), (0, False, False, 16)],
+)
+def test_onnx_export_matches_pytorch_at_any_size_and_batch(noise_channels, residual_output, position_inputs, texture_side, tmp_path):
+    # With noise channels or a texture the inference field is in the graph; with position inputs the maps follow the input's size.
+    generator = make_generator(noise_channels, residual_output, position_inputs, texture_side)
     reference = copy.deepcopy(generator).eval()
     report = export_onnx(generator, tmp_path / "style.onnx")
     assert report.path == tmp_path / "style.onnx" and not report.int8

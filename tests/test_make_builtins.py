@@ -4,6 +4,7 @@ import json
 
 import make_builtins  # train/ is on the path (conftest.py)
 import numpy as np
+import pytest
 import torch
 from PIL import Image
 
@@ -89,3 +90,10 @@ def test_distilling_a_teacher_with_noise_inputs_shows_the_student_the_teachers_n
     assert len(given) == 2 and all(noise is not None and noise.shape[1] == 2 for noise in given)  # the field, not fresh draws
     arguments = json.loads((student_dir / TRAINING_RECORD).read_text())["arguments"]
     assert arguments["pair_noise"] == "field" and arguments["pair_crops"] == "native"
+
+
+def test_a_texture_teacher_is_not_distilled(tmp_path):
+    teacher_dir = tmp_path / "teacher"
+    StyleGenerator(base_channels=4, num_res_blocks=1).with_texture(torch.rand(3, 20, 20), 16).save_pretrained(teacher_dir)
+    with pytest.raises(ValueError, match="draws from its own picture"):
+        make_builtins.distil(teacher_dir, "bricks", tmp_path / "work")

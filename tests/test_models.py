@@ -11,14 +11,14 @@ from safetensors.torch import load_file
 
 from stylegan_hub import ModelLoadError, StyleDiscriminator, StyleGenerator, builtin_styles
 from stylegan_hub.cli import main as cli
-from stylegan_hub.models.generator import upsample_conv
+from stylegan_hub.models.generator import square_picture, upsample_conv
 from stylegan_hub.models.hub import builtin_names
 
 
 @pytest.mark.parametrize(
     "cls, kwargs",
     [
-        (StyleGenerator, dict(base_channels=8, num_downsamples=3, num_res_blocks=2, padding_mode="zeros", decoder_blocks=1, noise_channels=2, style_dim=4, encoder_channels=4, residual_output=True, palette_colors=3, position_inputs=True)),
+        (StyleGenerator, dict(base_channels=8, num_downsamples=3, num_res_blocks=2, padding_mode="zeros", decoder_blocks=1, noise_channels=2, style_dim=4, encoder_channels=4, residual_output=True, palette_colors=3, position_inputs=True, texture_side=16)),
         (StyleDiscriminator, dict(channels=[8, 16, 16], num_domains=3)),
     ],
 )
@@ -134,6 +134,42 @@ def test_adding_noise_channels_keeps_the_output_and_saves_them(tmp_path):
     assert torch.equal(StyleGenerator.from_pretrained(tmp_path)(x), widened(x))
     with pytest.raises(ValueError, match="already has 3"):
         widened.with_noise_channels(2)
+
+
+def test_a_texture_input_starts_unused_lies_on_the_picture_by_place_and_is_saved_with_the_model(tmp_path):
+    """A texture style's own picture at every place: mirrored so it repeats without seams, tied to the image's pixels at
+    inference (tiles agree), at random places while training; the picture is part of the saved model."""
+    torch.manual_seed(0)
+    plain = StyleGenerator(base_channels=4, num_res_blocks=1, noise_channels=2).eval()
+    picture = torch.rand(3, 40, 60)
+    textured = plain.with_texture(picture, 16)
+    assert textured.texture_side == 16 and textured.stem.in_channels == 8 and plain.stem.in_channels == 5
+    assert torch.allclose(textured.texture[0], square_picture(picture, 16) * 2 - 1)
+    x = torch.rand(1, 3, 32, 32) * 2 - 1
+    with torch.no_grad():
+        assert torch.allclose(textured(x), plain(x), atol=1e-6)  # zero weights: unchanged until trained
+        textured.stem.weight[:, 5:] += 0.5
+        assert not torch.allclose(textured(x), plain(x), atol=1e-3)
+    whole = textured.texture_like(torch.zeros(1, 3, 80, 80))
+    assert torch.equal(whole[..., :16, :16], textured.texture)
+    assert torch.equal(whole[..., :16, 16:32], textured.texture.flip(-1))  # the mirror: no seam where copies meet
+    assert torch.equal(whole[..., :32, :32], whole[..., 32:64, 32:64])  # repeats every two sides
+    assert torch.equal(textured.texture_like(x, origin=(5, 7)), whole[..., 5:37, 7:39])
+    textured.train()
+    batch = textured.texture_like(torch.zeros(8, 3, 20, 20))
+    assert batch.shape == (8, 3, 20, 20) and len({sample.sum().item() for sample in batch}) > 1  # places vary
+    textured.save_pretrained(tmp_path)
+    loaded = StyleGenerator.from_pretrained(tmp_path).eval()
+    assert loaded.texture_side == 16 and torch.equal(loaded.texture, textured.texture)
+    assert torch.equal(loaded(x), textured.eval()(x))
+    other = textured.with_texture(torch.rand(3, 30, 30), 24)  # another picture and size, the same weights
+    assert other.texture.shape == (1, 3, 24, 24) and torch.equal(other.stem.weight, textured.stem.weight)
+    noisier = textured.with_noise_channels(4)  # noise inputs go before the texture's, with zero weights
+    assert torch.allclose(noisier(x), textured(x), atol=1e-6)
+    with pytest.raises(ValueError, match="at least 16x16"):
+        plain.with_texture(picture, 8)
+    with pytest.raises(ValueError, match="texture_side must be an integer >= 0"):
+        StyleGenerator(texture_side=-1)
 
 
 def test_a_palette_model_draws_only_its_palette_one_palette_for_all_tiles_and_learns_through_the_snap(tmp_path):

@@ -19,6 +19,7 @@ from stylegan_hub.baselines import reinhard_transfer
 from stylegan_hub.data import sample_photos
 from stylegan_hub.inference import pil_to_tensor
 from stylegan_hub.metrics import content_kept, psnr
+from stylegan_hub.models.generator import square_picture
 from stylegan_hub.training import finetune
 from stylegan_hub.training.checkpoint import checkpoint_dirs
 from stylegan_hub.training.config import FinetuneConfig
@@ -217,6 +218,36 @@ def test_a_base_without_noise_inputs_gets_them_when_asked(tiny_base, tmp_path, g
         assert generator.noise_channels == int(channels) and generator.stem.in_channels == 3 + int(channels)
     noise_weights = load_file(tmp_path / "8" / "model.safetensors")["stem.weight"][:, 3:]
     assert noise_weights.abs().max() > 0  # trained from zero
+
+
+def test_a_texture_fine_tune_gives_the_generator_its_one_style_picture_and_learns_to_use_it(tiny_base, tmp_path):
+    folder = tmp_path / "texture"
+    folder.mkdir()
+    rows, cols = np.mgrid[:48, :80]
+    bricks = np.where((rows % 12 < 2) | ((cols + 8 * (rows // 12 % 2)) % 16 < 2), 230, 140).astype(np.uint8)
+    Image.fromarray(np.stack([bricks, bricks // 2, bricks // 3], -1)).save(folder / "bricks.png")
+    output = finetune.main(tiny_args(folder, tiny_base, tmp_path / "out", "--steps", "2", "--texture-side", "32"))
+    generator = StyleGenerator.from_pretrained(output).eval()
+    assert generator.texture_side == 32 and generator.stem.in_channels == 6
+    expected = square_picture(pil_to_tensor(Image.open(folder / "bricks.png"))[0], 32) * 2 - 1
+    assert torch.allclose(generator.texture[0], expected)
+    assert load_file(output / "model.safetensors")["stem.weight"][:, 3:].abs().max() > 0  # trained from zero
+    photo = torch.rand(1, 3, 32, 32) * 2 - 1
+    with torch.no_grad():
+        drawn = generator(photo)
+        generator.texture.neg_()
+        assert not torch.allclose(generator(photo), drawn, atol=1e-5)  # the output draws on the picture
+    fresh = finetune.main(tiny_args(folder, tiny_base, tmp_path / "fresh", "--steps", "1", "--texture-side", "32", "--from-scratch"))
+    assert torch.allclose(StyleGenerator.from_pretrained(fresh).texture[0], expected)  # fresh weights, the picture kept
+    assert FinetuneConfig(style_images=[str(folder)], output_dir=str(tmp_path), texture_side=32).style_weight_for(1) == 20.0
+    Image.fromarray(bricks).save(folder / "more.png")
+    with pytest.raises(ValueError, match="the texture is one style image, got 2"):
+        finetune.main(tiny_args(folder, tiny_base, tmp_path / "two", "--steps", "1", "--texture-side", "32"))
+    settings = dict(style_images=[str(folder)], output_dir=str(tmp_path / "refused"))
+    with pytest.raises(ValueError, match="--texture-side 8: a texture needs at least 16 pixels"):
+        FinetuneConfig(**settings, texture_side=8)
+    with pytest.raises(ValueError, match="--texture-side: a texture is learned from the style image alone"):
+        FinetuneConfig(**settings, texture_side=32, original_images=[str(folder)])
 
 
 def test_a_fine_tune_with_a_palette_snaps_its_colours_and_keeps_the_base_otherwise(tiny_base, tmp_path, grade_exemplars):

@@ -255,6 +255,15 @@ def test_mixing_interpolates_codes_and_weights():
     assert mix_styles({noisy: 0.5, b: 0.5}).noise_channels == 2
     placed = a.with_position_inputs()  # and one from before/after pairs, which sees the place in the frame
     assert mix_styles({placed: 0.5, noisy: 0.5}).position_inputs
+    textured = a.with_texture(torch.rand(3, 20, 20), 16)  # and a texture: the others get its picture
+    with torch.no_grad():
+        textured.stem.weight[:, 3:].normal_()
+    photo = torch.rand(1, 3, 32, 32) * 2 - 1
+    alone = mix_styles({textured: 1.0, b: 0.0}).eval()
+    assert alone.texture_side == 16 and torch.allclose(alone.texture, textured.texture, atol=1e-6)
+    assert torch.allclose(alone(photo), textured.eval()(photo), atol=1e-5)
+    with pytest.raises(StyleGanHubError, match="draw different texture pictures"):
+        mix_styles({textured: 0.5, b.with_texture(torch.rand(3, 20, 20), 16): 0.5})
 
 
 def test_stylize_draws_a_blend_of_styles_in_one_call():

@@ -352,6 +352,8 @@ def distil(teacher: Path, name: str, work: Path) -> Path:
     noise field: the student gets as many inputs and sees that field where the teacher saw it, so the texture is a
     function it can learn, not a random draw whose mean L1 would learn."""
     model = StyleGenerator.from_pretrained(teacher)
+    if model.texture_side:  # its texture is a picture the student would not be given: L1 would learn its mean
+        raise ValueError(f"{teacher}: a texture model draws from its own picture, which a distilled student cannot see; ship it undistilled")
     renderings = work / "renderings" / name
     renderings.mkdir(parents=True, exist_ok=True)
     for index, photo in enumerate(filter_photos()):

@@ -3,9 +3,11 @@
 Layout (C = base_channels, N = num_downsamples, input H, W divisible by 2**N):
 
     noise     + noise_channels per-pixel noise maps beside the photo (B, 3 + noise_channels, H, W), optional
+    texture   + 3 maps of a stored texture picture (texture_side pixels square, mirrored and repeated over the frame),
+              optional: a texture style's own picture at every place, for the network to compose the photo with
     position  + 2 maps of where each pixel is in the whole picture (row, column in [-1, 1]), optional: a change that
               depends on the place in the frame, such as a vignette, can be drawn
-    stem      3 + noise_channels (+ 2) -> C   (B, C, H, W)
+    stem      3 + noise_channels (+ 3) (+ 2) -> C   (B, C, H, W)
     down i    C*2**i -> C*2**(i+1), /2  (B, C*2**N, H/2**N, W/2**N) after N of them
     body      num_res_blocks residual blocks at the lowest resolution
     up i      x2 nearest + conv (computed at the low resolution), plus the encoder feature of the same size (additive skip),
@@ -20,6 +22,11 @@ Layout (C = base_channels, N = num_downsamples, input H, W divisible by 2**N):
 
 The noise inputs (as in StyleGAN and Ulyanov et al.'s texture networks) give a texture such as hatching a source
 of variation that is not in the photo: without them a fine-tune on hatching learns a tint (docs/benchmark-notes.md).
+
+The texture input goes further for a texture style: a few per-pixel losses cannot make a network *synthesise* bricks
+or pebbles from noise in a short fine-tune (every texture came out as one grain, docs/benchmark-notes.md), but given
+the texture itself at each place, the network only has to learn how to lay it over the photo. Like the noise field it
+is tied to the place in the picture, so tiles agree; unlike it, it is saved with the model (`with_texture`).
 
 The position maps are of the whole picture, not of the tile or crop at hand (`origin` and `frame` in `forward`), so
 tiling stays seamless; training crops bring their own (`stylegan_hub.data.RandomCrops(positions=True)`).
@@ -86,6 +93,22 @@ def periodic_window(field: torch.Tensor, top: int, left: int, height: int, width
     rows = (torch.arange(height, device=field.device) + top) % period
     cols = (torch.arange(width, device=field.device) + left) % period
     return field.index_select(-2, rows).index_select(-1, cols)
+
+
+def mirrored(picture: torch.Tensor) -> torch.Tensor:
+    """(..., S, S) -> (..., 2S, 2S): the picture beside and below its mirror images, which repeats without seams."""
+    wide = torch.cat([picture, picture.flip(-1)], dim=-1)
+    return torch.cat([wide, wide.flip(-2)], dim=-2)
+
+
+def square_picture(picture: torch.Tensor, side: int) -> torch.Tensor:
+    """(3, H, W) -> (3, side, side): the shorter side scaled to `side` (antialiased), the centre square kept."""
+    height, width = picture.shape[-2:]
+    scale = side / min(height, width)
+    size = (max(side, round(height * scale)), max(side, round(width * scale)))
+    scaled = F.interpolate(picture[None], size=size, mode="bilinear", antialias=True, align_corners=False)[0]
+    top, left = (size[0] - side) // 2, (size[1] - side) // 2
+    return scaled[:, top : top + side, left : left + side].clamp(0, 1)
 
 
 def conv3x3(in_channels: int, out_channels: int, padding_mode: str, stride: int = 1) -> nn.Conv2d:
@@ -161,7 +184,7 @@ class StyleGenerator(HubModel, model_card_template=GENERATOR_CARD, **HUB_METADAT
     width are multiples of `size_multiple`.
     """
 
-    added_config = {"decoder_blocks": 0, "noise_channels": 0, "style_dim": 0, "encoder_channels": 0, "residual_output": False, "palette_colors": 0, "position_inputs": False}  # arguments added after models were published, with the value they had
+    added_config = {"decoder_blocks": 0, "noise_channels": 0, "style_dim": 0, "encoder_channels": 0, "residual_output": False, "palette_colors": 0, "position_inputs": False, "texture_side": 0}  # arguments added after models were published, with the value they had
 
     def __init__(
         self,
@@ -176,6 +199,7 @@ class StyleGenerator(HubModel, model_card_template=GENERATOR_CARD, **HUB_METADAT
         residual_output: bool = False,
         palette_colors: int = 0,
         position_inputs: bool = False,
+        texture_side: int = 0,
     ):
         super().__init__()
         for name, value, low in (
@@ -187,6 +211,7 @@ class StyleGenerator(HubModel, model_card_template=GENERATOR_CARD, **HUB_METADAT
             ("style_dim", style_dim, 0),
             ("encoder_channels", encoder_channels, 0),
             ("palette_colors", palette_colors, 0),
+            ("texture_side", texture_side, 0),
         ):
             if not isinstance(value, int) or isinstance(value, bool) or value < low:
                 raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
@@ -209,8 +234,9 @@ class StyleGenerator(HubModel, model_card_template=GENERATOR_CARD, **HUB_METADAT
         self.residual_output = residual_output
         self.palette_colors = palette_colors
         self.position_inputs = position_inputs
+        self.texture_side = texture_side
         widths = [base_channels * 2**i for i in range(num_downsamples + 1)]
-        self.stem = conv3x3(3 + noise_channels + 2 * position_inputs, widths[0], padding_mode)
+        self.stem = conv3x3(3 + noise_channels + 3 * bool(texture_side) + 2 * position_inputs, widths[0], padding_mode)
         self.down = nn.ModuleList(conv3x3(widths[i], widths[i + 1], padding_mode, stride=2) for i in range(num_downsamples))
         self.body = nn.Sequential(*(ResidualBlock(widths[-1], padding_mode) for _ in range(num_res_blocks)))
         self.up = nn.ModuleList(UpBlock(widths[i + 1], widths[i], padding_mode, decoder_blocks) for i in reversed(range(num_downsamples)))
@@ -221,6 +247,8 @@ class StyleGenerator(HubModel, model_card_template=GENERATOR_CARD, **HUB_METADAT
         if noise_channels:  # rebuilt from a fixed seed, never saved: every copy of the model draws the same field
             field = torch.randn(1, noise_channels, NOISE_PERIOD, NOISE_PERIOD, generator=torch.Generator().manual_seed(0))
             self.register_buffer("noise_field", field, persistent=False)
+        if texture_side:  # saved: the picture this model draws its texture from, in [-1, 1] (set by `with_texture`)
+            self.register_buffer("texture", torch.zeros(1, 3, texture_side, texture_side))
         if style_dim:
             # Channels modulated, in forward's order: stem, each down, body, each up.
             self.modulated = [widths[0], *widths[1:], widths[-1], *reversed(widths[:-1])]
@@ -241,6 +269,23 @@ class StyleGenerator(HubModel, model_card_template=GENERATOR_CARD, **HUB_METADAT
             return self
         return self._with_stem_inputs(dict(noise_channels=noise_channels), 3 + self.noise_channels, noise_channels - self.noise_channels)
 
+    def with_texture(self, picture: torch.Tensor, side: int) -> "StyleGenerator":
+        """This model drawing from `picture` (3, H, W) in [0, 1], a texture: its shorter side scaled to `side` pixels and
+        its centre square kept, given to the network at every place of a photo (see the module's docstring). A model
+        without a texture input gets one with zero weights, so its output is unchanged until training uses it."""
+        if side < 16 or min(picture.shape[-2:]) < 16:
+            raise ValueError(f"a texture needs at least 16x16 pixels, got side {side} and a picture of {tuple(picture.shape[-2:])}")
+        if self.texture_side == side:
+            textured = copy.deepcopy(self)
+        elif self.texture_side:  # another size: the same weights, a new picture
+            textured = type(self)(**dict(self._hub_mixin_config, texture_side=side)).to(self.stem.weight)
+            textured.load_state_dict(dict(self.state_dict(), texture=textured.texture))
+            textured.train(self.training)
+        else:
+            textured = self._with_stem_inputs(dict(texture_side=side), 3 + self.noise_channels, 3)
+        textured.texture.copy_(square_picture(picture.float(), side)[None] * 2 - 1)
+        return textured
+
     def with_position_inputs(self) -> "StyleGenerator":
         """This model seeing where each pixel is in the picture (`position_inputs`): the added inputs get zero
         weights, so the output is unchanged until training finds a use for them (a vignette)."""
@@ -251,7 +296,7 @@ class StyleGenerator(HubModel, model_card_template=GENERATOR_CARD, **HUB_METADAT
     def _with_stem_inputs(self, changes: dict, index: int, count: int) -> "StyleGenerator":
         """A copy with the layout `changes` that add `count` stem inputs at `index`, their weights zero."""
         widened = type(self)(**dict(self._hub_mixin_config, **changes)).to(self.stem.weight)
-        state = self.state_dict()
+        state = dict(widened.state_dict(), **self.state_dict())  # a buffer the layout adds (a texture) starts fresh
         weight = state["stem.weight"]
         zeros = weight.new_zeros(self.stem.out_channels, count, 3, 3)
         state["stem.weight"] = torch.cat([weight[:, :index], zeros, weight[:, index:]], dim=1)
@@ -319,6 +364,17 @@ class StyleGenerator(HubModel, model_card_template=GENERATOR_CARD, **HUB_METADAT
         if self.training:
             return torch.randn(batch, self.noise_channels, height, width, device=x.device, dtype=x.dtype)
         return periodic_window(self.noise_field, *origin, height, width).to(x.dtype).expand(batch, -1, -1, -1)
+
+    def texture_like(self, x: torch.Tensor, origin: tuple[int, int] = (0, 0)) -> torch.Tensor:
+        """The texture channels for batch x (B, 3, H, W): the stored texture, mirrored so that it repeats without
+        seams, at x's place in the whole image (`origin`, as in `noise_like`); while training, at a random place
+        for each sample, so the network learns to use any part of it."""
+        batch, _, height, width = x.shape
+        tile = mirrored(self.texture[0])  # (3, 2S, 2S)
+        if not self.training:
+            return periodic_window(tile, *origin, height, width).to(x.dtype).expand(batch, -1, -1, -1)
+        places = torch.randint(0, tile.shape[-1], (batch, 2)).tolist()
+        return torch.stack([periodic_window(tile, top, left, height, width) for top, left in places]).to(x.dtype)
 
     def position_like(self, x: torch.Tensor, origin: tuple[int, int] = (0, 0), frame: tuple[int, int] | None = None) -> torch.Tensor:
         """Row and column of every pixel of x in the whole picture, each in [-1, 1] (B, 2, H, W): `origin` is x's
@@ -453,6 +509,8 @@ class StyleGenerator(HubModel, model_card_template=GENERATOR_CARD, **HUB_METADAT
         photo = x
         if self.noise_channels:
             x = torch.cat([x, self.noise_like(x, origin) if noise is None else noise.to(x)], dim=1)  # (B, 3 + noise_channels, H, W)
+        if self.texture_side:
+            x = torch.cat([x, self.texture_like(photo, origin)], dim=1)  # (B, 3 + noise_channels + 3, H, W)
         if self.position_inputs:
             x = torch.cat([x, (self.position_like(x, origin, frame) if positions is None else positions).to(x)], dim=1)
         h = modulate(F.leaky_relu(self.stem(x), 0.2))

@@ -37,6 +37,10 @@ FINETUNE_STEPS, PAIRED_STEPS = 200, 600
 """A fine-tune's default steps, from style images alone and from before/after pairs (`FinetuneConfig.steps_to_run`):
 a paired step costs about a third of the time, and what depends on the place in the frame (a vignette) is learned
 late, through position inputs that start at zero (docs/benchmark-notes.md)."""
+TEXTURE_SETTINGS = {"texture_side": 256, "style_weight": 20.0, "style_space": "random"}
+"""How a texture (one picture: bricks, pebbles, canvas) is learned: the picture itself as the generator's texture input,
+and the style term pulled hard in the random filter bank, whose scales carry texture (docs/benchmark-notes.md). The
+app's "A texture" box and the benchmark's texture method use these; on the command line they are the three options."""
 MIXED_PRECISIONS = ("no", "fp16", "bf16")
 PUBLISHING = "publishing"
 LOSS_DESIGN = "loss design"
@@ -158,6 +162,13 @@ class FinetuneConfig(TrainingConfig):
         "random); a base with fewer gets zero-weighted ones added, which leave its output unchanged until trained",
         minimum=0,
     )
+    texture_side: int = option(
+        0,
+        "for a texture (one style image: bricks, pebbles, canvas): the generator is also given that picture, its "
+        "shorter side fitted to this many pixels, mirrored and repeated over the frame, and learns to lay it over the "
+        "photo (256, with --style-space random, as the README shows; the style weight then defaults to 20); 0: off",
+        minimum=0,
+    )
     palette_colors: int | None = option(
         None,
         "snap the output to this many colours, chosen per picture by k-means: flat fills and hard steps, as a cartoon "
@@ -250,6 +261,8 @@ class FinetuneConfig(TrainingConfig):
         the full weight that grows from none with one image to all of it with six (docs/benchmark-notes.md)."""
         if self.style_weight is not None:
             return self.style_weight
+        if self.texture_side:  # one picture, but all of it texture: the style term is what draws it
+            return TEXTURE_SETTINGS["style_weight"]
         share = min(max(exemplar_count - 1, 0), FULL_STYLE_EXEMPLARS - 1) / (FULL_STYLE_EXEMPLARS - 1)
         return FULL_STYLE_WEIGHT * share
 
@@ -266,6 +279,10 @@ class FinetuneConfig(TrainingConfig):
                 raise ValueError(f"--pair-crops {self.pair_crops}: the noise field lies on the pairs at their own scale; give --pair-crops native")
             if not self.noise_channels:
                 raise ValueError("--pair-noise field: give --noise-channels, the count of the model that rendered the pairs")
+        if 0 < self.texture_side < 16:
+            raise ValueError(f"--texture-side {self.texture_side}: a texture needs at least 16 pixels; give 16 or more, or 0 for none")
+        if self.texture_side and self.original_images:
+            raise ValueError("--texture-side: a texture is learned from the style image alone; leave out --original-images")
         if self.residual_output and not self.from_scratch:
             raise ValueError("--residual-output changes how the base's weights are read: give it with --from-scratch")
         if self.original_images and self.content_images:

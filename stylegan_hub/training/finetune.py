@@ -19,6 +19,7 @@ from accelerate.utils import set_seed
 from ..augment import parse_policy
 from ..data import ImageFolder, PairedCrops, RandomCrops, before_after_pairs, palette, sample_photos
 from ..errors import ModelLoadError
+from ..inference import pil_to_tensor
 from ..losses import LossWeights
 from ..models import StyleDiscriminator, StyleGenerator, resolve_model_dir
 from ..models.hub import DISCRIMINATOR_SUBFOLDER
@@ -66,6 +67,10 @@ def main(config: FinetuneConfig, on_step: Callable[[TrainingRun, int, dict[str, 
     # Models: the generator trains; the discriminator keeps its lower blocks and is also the perceptual space.
     generator, discriminator = load_base(config.base)
     generator = with_config_layout(generator, config)
+    if config.texture_side:
+        if len(style_images) != 1:
+            raise ValueError(f"--texture-side: the texture is one style image, got {len(style_images)}; give one picture or leave it at 0")
+        generator = generator.with_texture(pil_to_tensor(style_images[0])[0], config.texture_side)
     if paired:  # the pairs show where in the frame a change happens (a vignette): let it see that too
         generator = generator.with_position_inputs()
     if hasattr(generator, "encoder"):  # a zero-shot base: start from the exemplars' style, only the rest is left to learn
@@ -99,7 +104,10 @@ def main(config: FinetuneConfig, on_step: Callable[[TrainingRun, int, dict[str, 
         content_reference = frozen_copy(generator).to(accelerator.device) if config.content_target == "base" else None
     if config.from_scratch:  # the base's architecture with fresh weights: what pretraining buys, or a paired model's start
         residual = config.residual_output or generator.residual_output
-        generator = StyleGenerator(**{**generator._hub_mixin_config, "residual_output": residual})
+        fresh = StyleGenerator(**{**generator._hub_mixin_config, "residual_output": residual})
+        if generator.texture_side:  # the texture is the style's picture, not a weight
+            fresh.texture.copy_(generator.texture)
+        generator = fresh
         if not paired:  # pairs never train the discriminator: the base's stays, the space of later fine-tunes from this model
             discriminator = StyleDiscriminator(**discriminator._hub_mixin_config)
     generator.train()
