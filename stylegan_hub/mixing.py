@@ -49,11 +49,12 @@ def mix_styles(styles: Mapping[str | StyleGenerator, float]) -> StyleGenerator:
         texture_name, texture_model = textured[0]
         picture = texture_model.texture.detach().cpu()
         for name, model in textured[1:]:
-            if model.texture.shape != picture.shape or not torch.equal(model.texture.detach().cpu(), picture):
+            if not torch.equal(model.texture.detach().cpu(), picture):
                 raise StyleGanHubError(
                     f"{name} and {texture_name} draw different texture pictures, which cannot be blended; mix a texture style only with styles without one"
                 )
-        models = [(name, model.with_texture((picture[0] + 1) / 2, texture_model.texture_side)) for name, model in models]
+        side = texture_model.texture_side
+        models = [(name, model if model.texture_side else model.with_texture((picture[0] + 1) / 2, side)) for name, model in models]
     first_name, first = models[0]
     for name, model in models:
         if model._hub_mixin_config != first._hub_mixin_config:

@@ -275,9 +275,7 @@ class StyleGenerator(HubModel, model_card_template=GENERATOR_CARD, **HUB_METADAT
         without a texture input gets one with zero weights, so its output is unchanged until training uses it."""
         if side < 16 or min(picture.shape[-2:]) < 16:
             raise ValueError(f"a texture needs at least 16x16 pixels, got side {side} and a picture of {tuple(picture.shape[-2:])}")
-        if self.texture_side == side:
-            textured = copy.deepcopy(self)
-        elif self.texture_side:  # another size: the same weights, a new picture
+        if self.texture_side:  # the same weights, a new picture of any size
             textured = type(self)(**dict(self._hub_mixin_config, texture_side=side)).to(self.stem.weight)
             textured.load_state_dict(dict(self.state_dict(), texture=textured.texture))
             textured.train(self.training)

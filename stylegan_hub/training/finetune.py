@@ -62,14 +62,14 @@ def main(config: FinetuneConfig, on_step: Callable[[TrainingRun, int, dict[str, 
 
     style_folder = ImageFolder(config.style_images)
     style_images = list(style_folder)  # decoded once: crops, palette and style code share them
+    if config.texture_side and len(style_images) != 1:
+        raise ValueError(f"--texture-side: the texture is one style image, got {len(style_images)}; give one picture or leave it at 0")
     paired = bool(config.original_images)
 
     # Models: the generator trains; the discriminator keeps its lower blocks and is also the perceptual space.
     generator, discriminator = load_base(config.base)
     generator = with_config_layout(generator, config)
     if config.texture_side:
-        if len(style_images) != 1:
-            raise ValueError(f"--texture-side: the texture is one style image, got {len(style_images)}; give one picture or leave it at 0")
         generator = generator.with_texture(pil_to_tensor(style_images[0])[0], config.texture_side)
     if paired:  # the pairs show where in the frame a change happens (a vignette): let it see that too
         generator = generator.with_position_inputs()
