@@ -49,6 +49,7 @@ TRAIN_RESOLUTION, TRAIN_BATCH = 128, 4
 FLAT_COLORS = 12  # the palette of "Flat colours": the cartoon teacher's count (docs/benchmark-notes.md)
 PRESETS = {"Quick": 100, "Balanced": FINETUNE_STEPS, "Long": 400}  # from builtin:any, 200 scored as well as 400 (docs/zeroshot.md)
 PAIRED_STEP_SHARE = 1 / 3  # a paired step's time against an unpaired one's (600 paired steps 68–79 s, 200 unpaired ~80 s)
+TEXTURE_STEP_SHARE = 1.2  # a texture fine-tune's time (its input, the random bank's style term) against the default's: 1.03–1.27 in two runs
 GOOD_SET = (
     "**A good set:** 3–10 images that share one look (palette, strokes, texture), at least 256 px, without large "
     "borders or text. Variety of subjects helps; mixing different looks averages them."
@@ -297,10 +298,10 @@ def calibration_in_progress() -> threading.Thread | None:
 _latest_estimate: dict[str, int] = {}  # per visitor, the number of their latest estimate: only that one is shown
 
 
-def estimate(steps: float, originals: list[str] | None = None, request: gr.Request | None = None):
+def estimate(steps: float, originals: list[str] | None = None, texture: bool = False, request: gr.Request | None = None):
     """The fine-tune's expected duration; while this machine's speed is being measured it says so, then updates,
     unless the visitor has asked for a newer estimate meanwhile (the page's first one must not overwrite a change).
-    With before/after pairs a step takes about a third of the measured (unpaired) one."""
+    With before/after pairs a step takes about a third of the measured (unpaired) one, as a texture about 1.2 times."""
     visitor = request.session_hash if request is not None else None
     number = _latest_estimate[visitor] = _latest_estimate.get(visitor, 0) + 1
     measuring = calibration_in_progress()
@@ -314,10 +315,14 @@ def estimate(steps: float, originals: list[str] | None = None, request: gr.Reque
         reason = _calibration.get("error", "it is taking too long")
         yield f"{int(steps)} steps — this machine's speed could not be measured ({reason}); it is measured again on the next change"
         return
+    measured = "measured"
     if originals:
         seconds *= PAIRED_STEP_SHARE
+        measured = "a third of the unpaired step measured"
+    elif texture:
+        seconds *= TEXTURE_STEP_SHARE
+        measured = f"{TEXTURE_STEP_SHARE:g} times the step measured, for a texture"
     total = seconds * steps + 10  # + loading and saving
-    measured = "a third of the unpaired step measured" if originals else "measured"
     yield f"{int(steps)} steps ≈ **{total / 60:.1f} min** on this machine ({seconds:.2f} s per step, {measured})"
 
 
@@ -747,9 +752,10 @@ def build_app() -> gr.Blocks:
         files.change(show_uploads, files, [uploads, advice], api_name=False)
         for button, count in zip(preset_buttons, PRESETS.values()):
             button.click(lambda count=count: count, None, steps, api_name=False)
-        steps.change(estimate, [steps, originals], eta, api_name=False, concurrency_limit=None)
+        for changed in (steps, texture):
+            changed.change(estimate, [steps, originals, texture], eta, api_name=False, concurrency_limit=None)
         originals.change(steps_for_pairs, originals, steps, api_name=False)
-        demo.load(estimate, [steps, originals], eta, api_name=False, concurrency_limit=None)
+        demo.load(estimate, [steps, originals, texture], eta, api_name=False, concurrency_limit=None)
         cancellable(  # Cancel is active only while a fine-tune runs
             start.click,
             cancel,

@@ -284,11 +284,12 @@ def grid_figure(root: Path, styles: list[str], textures: list[str], shots: int, 
     plt.close(figure)
 
 
-PICTURE_METHODS = ("identity", "target", "ours", "zeroshot", "from-base", "paired", "reinhard", "scratch")
+PICTURE_METHODS = ("identity", "target", "ours", "texture", "zeroshot", "from-base", "paired", "reinhard", "scratch")
 
 
-def picture_grid(root: Path, kind: str, style: str, shots: int, side: int, path: Path) -> bool:
-    """One style at picture size: photo, teacher (or the texture), ours and the baselines side by side, labelled."""
+def picture_grid(root: Path, kind: str, style: str, shots: int, side: int, path: Path) -> list[str]:
+    """One style at picture size: photo, teacher (or the texture), ours and the baselines side by side, labelled;
+    returns the columns' labels (none, and no picture, with fewer than three pictures to show)."""
     from PIL import ImageDraw
 
     images = root / "images"
@@ -301,7 +302,7 @@ def picture_grid(root: Path, kind: str, style: str, shots: int, side: int, path:
         if file.exists():
             tiles.append((PICTURE_LABELS[method], Image.open(file).convert("RGB")))
     if len(tiles) < 3:
-        return False
+        return []
     height = max(image.height for _, image in tiles if _ != "teacher / texture")
     scaled = []
     for name, image in tiles:
@@ -315,7 +316,7 @@ def picture_grid(root: Path, kind: str, style: str, shots: int, side: int, path:
         grid.paste(image, (index * width + (width - image.width) // 2, 24 + (height - image.height) // 2))
         draw.text((index * width + 6, 5), f"{style}: {name}" if index == 0 else name, fill="black")
     grid.save(path, quality=90)  # photographs: JPEG is a fifth of PNG's size
-    return True
+    return [name for name, _ in scaled]
 
 
 def gain_figure(summary: dict, styles: list[str], shots: int, methods: list[str], path: Path) -> None:

@@ -157,6 +157,8 @@ def test_a_texture_is_learned_from_its_one_picture_which_the_style_keeps(client,
     assert 'data-state="done"' in progress and chosen == "wall (yours)"
     (config,) = (app_module.DATA_DIR / "visitors").glob("*/styles/wall/config.json")
     assert json.loads(config.read_text())["texture_side"] == TEXTURE_SETTINGS["texture_side"]
+    arguments = json.loads((config.parent / "training_args.json").read_text())["arguments"]
+    assert {name: arguments[name] for name in TEXTURE_SETTINGS} == TEXTURE_SETTINGS  # the settings the benchmark scored
     assert StyleGenerator.from_pretrained(config.parent).texture.std() > 0.1  # the visitor's picture is in the model
     with pytest.raises(AppError, match="learns from one picture alone"):
         client.predict([wall, wall], "builtin:base", 20, "walls", False, [], True, api_name="/finetune")
@@ -259,6 +261,8 @@ def test_estimate_updates_once_measured_and_retries_a_failed_measurement(app_mod
     # Before/after pairs: the slider goes to their default, and a paired step costs a third of the measured one.
     assert app_module.steps_for_pairs(["beach.jpg"]) == 600 and app_module.steps_for_pairs(None) == 200
     assert list(app_module.estimate(600, ["beach.jpg"]))[-1].startswith("600 steps ≈ **1.8 min**")
+    # A texture's step costs more than the measured one (its input and the random bank's style term).
+    assert list(app_module.estimate(200, None, True)) == ["200 steps ≈ **2.2 min** on this machine (0.60 s per step, 1.2 times the step measured, for a texture)"]
 
 
 
@@ -271,11 +275,11 @@ def test_an_estimate_overtaken_by_a_newer_one_is_not_shown(app_module, monkeypat
     monkeypatch.setattr(app_module, "_calibration_thread", None)
     monkeypatch.setattr(app_module, "measure_seconds_per_step", lambda *args, **kwargs: 0.5)
     visitor = SimpleNamespace(session_hash="visitor")
-    first = app_module.estimate(200, None, visitor)
+    first = app_module.estimate(200, None, False, visitor)
     assert "measuring" in next(first)
-    newer = list(app_module.estimate(600, ["beach.jpg"], visitor))
+    newer = list(app_module.estimate(600, ["beach.jpg"], False, visitor))
     assert newer[-1].startswith("600 steps ≈") and list(first) == []
-    assert list(app_module.estimate(200, None, SimpleNamespace(session_hash="someone else")))[-1].startswith("200 steps ≈")
+    assert list(app_module.estimate(200, None, False, SimpleNamespace(session_hash="someone else")))[-1].startswith("200 steps ≈")
 
 
 # ---- What a newcomer tripped over (issue 15) -------------------------------------------------------------------

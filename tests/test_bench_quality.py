@@ -10,6 +10,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "bench"))
 
 import quality  # noqa: E402
+import report_quality  # noqa: E402
 
 
 @pytest.fixture
@@ -51,6 +52,8 @@ def test_benchmark_runs_every_method_resumes_and_writes_the_report(tiny_base, ti
         assert (tmp_path / "docs" / "images" / f"benchmark-{figure}").stat().st_size > 1000
     assert "style distance, 1 exemplars, every teacher style" in report and "paired model, grade" in report
     assert "texture brick (the texture option)" in report and "ours as a texture" in report
+    shown = report_quality.picture_grid(tmp_path / "bench", "texture", "brick", 1, 512, tmp_path / "brick.jpg")
+    assert shown == ["photo", "teacher / texture", "ours", "ours as texture", "zero-shot", "ours from base", "Reinhard", "from scratch"]
     assert "| style distance (photo = 1), 1 exemplar(s) |" in report and "STYLE_DISTANCE" not in report
     text = readme.read_text()
     assert "old table" not in text and "| check | measured |" in text and text.endswith("rest\n")

@@ -90,6 +90,10 @@ def test_stylize_and_finetune_in_the_browser(page, tmp_path):
     expect(page.locator("#uploads button.thumbnail-item")).to_have_count(2)
     page.fill("#style-name textarea, #style-name input", "pencil")
     steps = page.locator("#steps input[type=number]")
+    texture = page.get_by_text("A texture (one picture")
+    texture.click()  # a texture's step costs more: the estimate follows the box
+    expect(page.locator("#estimate")).to_contain_text("for a texture", timeout=60_000)
+    texture.click()
     page.get_by_text("Before/after pairs: learn one exact edit").click()
     page.set_input_files("#original-files input[type=file]", [str(p) for p in originals])
     expect(steps).to_have_value("600")  # pairs train more, cheaper steps

@@ -22,7 +22,7 @@ from stylegan_hub.metrics import content_kept, psnr
 from stylegan_hub.models.generator import square_picture
 from stylegan_hub.training import finetune
 from stylegan_hub.training.checkpoint import checkpoint_dirs
-from stylegan_hub.training.config import FinetuneConfig
+from stylegan_hub.training.config import TEXTURE_SETTINGS, FinetuneConfig
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -239,7 +239,7 @@ def test_a_texture_fine_tune_gives_the_generator_its_one_style_picture_and_learn
         assert not torch.allclose(generator(photo), drawn, atol=1e-5)  # the output draws on the picture
     fresh = finetune.main(tiny_args(folder, tiny_base, tmp_path / "fresh", "--steps", "1", "--texture-side", "32", "--from-scratch"))
     assert torch.allclose(StyleGenerator.from_pretrained(fresh).texture[0], expected)  # fresh weights, the picture kept
-    assert FinetuneConfig(style_images=[str(folder)], output_dir=str(tmp_path), texture_side=32).style_weight_for(1) == 20.0
+    assert FinetuneConfig(style_images=[str(folder)], output_dir=str(tmp_path), texture_side=32).style_weight_for(1) == 10.0
     Image.fromarray(bricks).save(folder / "more.png")
     with pytest.raises(ValueError, match="the texture is one style image, got 2"):
         finetune.main(tiny_args(folder, tiny_base, tmp_path / "two", "--steps", "1", "--texture-side", "32"))
@@ -248,6 +248,15 @@ def test_a_texture_fine_tune_gives_the_generator_its_one_style_picture_and_learn
         FinetuneConfig(**settings, texture_side=8)
     with pytest.raises(ValueError, match="--texture-side: a texture is learned from the style image alone"):
         FinetuneConfig(**settings, texture_side=32, original_images=[str(folder)])
+
+
+def test_the_readme_learns_a_texture_with_the_settings_the_app_and_the_benchmark_use():
+    """The README's texture command gives every setting of TEXTURE_SETTINGS, so users get what was measured."""
+    text = open(os.path.join(REPO, "README.md")).read()
+    start = text.index("stylegan-hub finetune --style-images bricks.png")
+    words = shlex.split(text[start : text.index("```", start)].replace("\\\n", " "))
+    config = finetune.parse_args(words[2:])
+    assert {name: getattr(config, name) for name in TEXTURE_SETTINGS} == TEXTURE_SETTINGS
 
 
 def test_a_fine_tune_with_a_palette_snaps_its_colours_and_keeps_the_base_otherwise(tiny_base, tmp_path, grade_exemplars):

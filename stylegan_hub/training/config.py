@@ -37,13 +37,15 @@ FINETUNE_STEPS, PAIRED_STEPS = 200, 600
 """A fine-tune's default steps, from style images alone and from before/after pairs (`FinetuneConfig.steps_to_run`):
 a paired step costs about a third of the time, and what depends on the place in the frame (a vignette) is learned
 late, through position inputs that start at zero (docs/benchmark-notes.md)."""
-TEXTURE_STYLE_WEIGHT = 20.0
+TEXTURE_STYLE_WEIGHT = 10.0
 """The style term's default weight with a texture input: one picture, but all of it texture, so the style term is what
 draws it (docs/benchmark-notes.md)."""
-TEXTURE_SETTINGS = {"texture_side": 256, "style_space": "random"}
+TEXTURE_SETTINGS = {"texture_side": 256, "style_space": "random", "learning_rate": 1e-3, "ema_decay": 0.0}
 """How a texture (one picture: bricks, pebbles, canvas) is learned: the picture itself as the generator's texture input,
-and the style term (TEXTURE_STYLE_WEIGHT) in the random filter bank, whose scales carry texture. The app's "A texture"
-box and the benchmark's texture method use these; on the command line they are the two options."""
+the style term (TEXTURE_STYLE_WEIGHT) in the random filter bank, whose scales carry texture, and a higher learning rate
+with no weight average, since in 200 steps the input's weights must grow from zero and the average lags behind them
+(docs/benchmark-notes.md). The app's "A texture" box and the benchmark's texture method use these; on the command line
+they are the four options the README shows."""
 MIXED_PRECISIONS = ("no", "fp16", "bf16")
 PUBLISHING = "publishing"
 LOSS_DESIGN = "loss design"
@@ -169,8 +171,8 @@ class FinetuneConfig(TrainingConfig):
         0,
         "for a texture (one style image: bricks, pebbles, canvas): the generator is also given that picture, its "
         "shorter side fitted to this many pixels, mirrored and repeated over the frame, and learns to lay it over the "
-        "photo (256, with --style-space random, as the README shows; the style weight then defaults to "
-        f"{TEXTURE_STYLE_WEIGHT:g}); 0: off",
+        "photo (256, with --style-space random --learning-rate 1e-3 --ema-decay 0, as the README shows; the style "
+        f"weight then defaults to {TEXTURE_STYLE_WEIGHT:g}); 0: off",
         minimum=0,
     )
     palette_colors: int | None = option(
