@@ -74,7 +74,7 @@ class ArtworkStyle:
 
 # Brush strokes and hatching are texture, which the random filter bank can draw and the discriminator's features
 # cannot (docs/feature-space.md). The painting still comes out as a tint (docs/benchmark-notes.md).
-TEXTURE_SETTINGS = (("style_space", "random"), ("style_weight", 10.0))
+PAINTING_SETTINGS = (("style_space", "random"), ("style_weight", 10.0))
 # Hatching: each output vector pulled to its nearest exemplar vector, drawn from the generator's noise inputs; no
 # adversarial or identity term and no EMA, a stronger palette term (its chroma distance greys the photo's hues)
 # (docs/benchmark-notes.md).
@@ -115,7 +115,7 @@ ARTWORK_STYLES = {
                 "swamp-02.jpg",
             )
         ),
-        TEXTURE_SETTINGS,
+        PAINTING_SETTINGS,
     ),
     "ink": ArtworkStyle(
         "Ink drawing: the photo redrawn in grey lines over an embossed, hatched paper texture, after the hand-drawn "
@@ -353,7 +353,7 @@ def distil(teacher: Path, name: str, work: Path) -> Path:
     function it can learn, not a random draw whose mean L1 would learn."""
     model = StyleGenerator.from_pretrained(teacher)
     if model.texture_side:  # its texture is a picture the student would not be given: L1 would learn its mean
-        raise ValueError(f"{teacher}: a texture model draws from its own picture, which a distilled student cannot see; ship it undistilled")
+        raise ValueError(f"{teacher}: a texture model draws from its own picture, which a distilled student is not given; set distilled=False for it")
     renderings = work / "renderings" / name
     renderings.mkdir(parents=True, exist_ok=True)
     for index, photo in enumerate(filter_photos()):
