@@ -301,7 +301,7 @@ _latest_estimate: dict[str, int] = {}  # per visitor, the number of their latest
 def estimate(steps: float, originals: list[str] | None = None, texture: bool = False, request: gr.Request | None = None):
     """The fine-tune's expected duration; while this machine's speed is being measured it says so, then updates,
     unless the visitor has asked for a newer estimate meanwhile (the page's first one must not overwrite a change).
-    With before/after pairs a step takes about a third of the measured (unpaired) one, as a texture about 1.2 times."""
+    With before/after pairs a step takes PAIRED_STEP_SHARE of the measured (unpaired) one, as a texture TEXTURE_STEP_SHARE."""
     visitor = request.session_hash if request is not None else None
     number = _latest_estimate[visitor] = _latest_estimate.get(visitor, 0) + 1
     measuring = calibration_in_progress()

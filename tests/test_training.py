@@ -22,7 +22,7 @@ from stylegan_hub.metrics import content_kept, psnr
 from stylegan_hub.models.generator import square_picture
 from stylegan_hub.training import finetune
 from stylegan_hub.training.checkpoint import checkpoint_dirs
-from stylegan_hub.training.config import TEXTURE_SETTINGS, FinetuneConfig
+from stylegan_hub.training.config import TEXTURE_OPTIONS, TEXTURE_SETTINGS, FinetuneConfig
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -251,12 +251,14 @@ def test_a_texture_fine_tune_gives_the_generator_its_one_style_picture_and_learn
 
 
 def test_the_readme_learns_a_texture_with_the_settings_the_app_and_the_benchmark_use():
-    """The README's texture command gives every setting of TEXTURE_SETTINGS, so users get what was measured."""
+    """The README's texture command and the help give every setting of TEXTURE_SETTINGS, so users get what was measured."""
     text = open(os.path.join(REPO, "README.md")).read()
     start = text.index("stylegan-hub finetune --style-images bricks.png")
     words = shlex.split(text[start : text.index("```", start)].replace("\\\n", " "))
     config = finetune.parse_args(words[2:])
     assert {name: getattr(config, name) for name in TEXTURE_SETTINGS} == TEXTURE_SETTINGS
+    helped = finetune.parse_args(["--style-images", "bricks.png", "--output-dir", "out", *TEXTURE_OPTIONS.split()])  # what --help names
+    assert {name: getattr(helped, name) for name in TEXTURE_SETTINGS} == TEXTURE_SETTINGS
 
 
 def test_a_fine_tune_with_a_palette_snaps_its_colours_and_keeps_the_base_otherwise(tiny_base, tmp_path, grade_exemplars):

@@ -46,6 +46,11 @@ the style term (TEXTURE_STYLE_WEIGHT) in the random filter bank, whose scales ca
 with no weight average, since in 200 steps the input's weights must grow from zero and the average lags behind them
 (docs/benchmark-notes.md). The app's "A texture" box and the benchmark's texture method use these; on the command line
 they are the four options the README shows."""
+TEXTURE_OPTIONS = " ".join(
+    f"--{name.replace('_', '-')} {value:g}" if isinstance(value, float) else f"--{name.replace('_', '-')} {value}"
+    for name, value in TEXTURE_SETTINGS.items()
+)
+"""TEXTURE_SETTINGS as command-line options, for the help that names them."""
 MIXED_PRECISIONS = ("no", "fp16", "bf16")
 PUBLISHING = "publishing"
 LOSS_DESIGN = "loss design"
@@ -171,8 +176,7 @@ class FinetuneConfig(TrainingConfig):
         0,
         "for a texture (one style image: bricks, pebbles, canvas): the generator is also given that picture, its "
         "shorter side fitted to this many pixels, mirrored and repeated over the frame, and learns to lay it over the "
-        "photo (256, with --style-space random --learning-rate 1e-3 --ema-decay 0, as the README shows; the style "
-        f"weight then defaults to {TEXTURE_STYLE_WEIGHT:g}); 0: off",
+        f"photo ({TEXTURE_OPTIONS}, as the README shows; the style weight then defaults to {TEXTURE_STYLE_WEIGHT:g}); 0: off",
         minimum=0,
     )
     palette_colors: int | None = option(
