@@ -46,10 +46,14 @@ the style term (TEXTURE_STYLE_WEIGHT) in the random filter bank, whose scales ca
 with no weight average, since in 200 steps the input's weights must grow from zero and the average lags behind them
 (docs/benchmark-notes.md). The app's "A texture" box and the benchmark's texture method use these; on the command line
 they are the four options the README shows."""
-TEXTURE_OPTIONS = " ".join(
-    f"--{name.replace('_', '-')} {value:g}" if isinstance(value, float) else f"--{name.replace('_', '-')} {value}"
-    for name, value in TEXTURE_SETTINGS.items()
-)
+
+
+def option_flag(name: str) -> str:
+    """A setting's command-line flag: `--batch-size` for `batch_size`."""
+    return "--" + name.replace("_", "-")
+
+
+TEXTURE_OPTIONS = " ".join(f"{option_flag(name)} {value}" for name, value in TEXTURE_SETTINGS.items())
 """TEXTURE_SETTINGS as command-line options, for the help that names them."""
 MIXED_PRECISIONS = ("no", "fp16", "bf16")
 PUBLISHING = "publishing"
@@ -111,7 +115,7 @@ class TrainingConfig:
             value, meta = getattr(self, spec.name), spec.metadata
             if value is None and _is_optional(hints[spec.name]):
                 continue
-            flag = "--" + spec.name.replace("_", "-")
+            flag = option_flag(spec.name)
             if _base_type(hints[spec.name]) is list:
                 if isinstance(value, str) or not isinstance(value, (list, tuple)) or not value:
                     raise ValueError(f"{flag}: give one or more values, got {value!r}")
@@ -418,7 +422,7 @@ def add_config_arguments(parser: argparse.ArgumentParser, config_class: type[Tra
         target = parser
         if meta.get("group"):
             target = groups.get(meta["group"]) or groups.setdefault(meta["group"], parser.add_argument_group(meta["group"], GROUP_HELP[meta["group"]]))
-        flag = "--" + spec.name.replace("_", "-")
+        flag = option_flag(spec.name)
         kwargs: dict[str, Any] = {"dest": spec.name, "help": meta.get("help", "")}
         if hint is bool:
             target.add_argument(flag, action="store_true", **kwargs)
@@ -467,7 +471,7 @@ def command_line(program: str, config: TrainingConfig) -> str:
         value = getattr(config, spec.name)
         if value == _default(spec) and not spec.metadata.get("always_recorded"):
             continue
-        flag = "--" + spec.name.replace("_", "-")
+        flag = option_flag(spec.name)
         if isinstance(value, bool):
             words.append(flag)
         elif isinstance(value, list):
